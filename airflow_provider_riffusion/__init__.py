@@ -1,0 +1,53 @@
+"""Apache Airflow provider for the useapi.net Riffusion API.
+
+Kept import-light on purpose: Airflow's provider discovery and every DAG parse import it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "get_provider_info"]
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
+    from airflow_provider_riffusion.connection_form import EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
+
+    module = "airflow_provider_riffusion"
+    return {
+        "package-name": "airflow-provider-riffusion",
+        "name": "Riffusion (useapi.net)",
+        "description": "Upload audio to the useapi.net Riffusion API, wait for it, and compose music from it.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Riffusion (useapi.net)",
+                "external-doc-url": "https://useapi.net/docs/api-riffusion-v1",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "Riffusion (useapi.net)", "python-modules": [f"{module}.hooks.riffusion"]}],
+        "operators": [
+            {
+                "integration-name": "Riffusion (useapi.net)",
+                "python-modules": [f"{module}.operators.riffusion"],
+            }
+        ],
+        "sensors": [{"integration-name": "Riffusion (useapi.net)", "python-modules": [f"{module}.sensors.riffusion"]}],
+        "triggers": [
+            {"integration-name": "Riffusion (useapi.net)", "python-modules": [f"{module}.triggers.riffusion"]}
+        ],
+        "connection-types": [
+            {
+                "connection-type": "riffusion",
+                "hook-class-name": f"{module}.hooks.riffusion.RiffusionHook",
+                "hook-name": "Riffusion (useapi.net)",
+                "conn-fields": EXTRA_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
+        "extra-links": [f"{module}.operators.riffusion.RiffusionSongsLink"],
+    }

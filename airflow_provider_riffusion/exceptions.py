@@ -1,0 +1,103 @@
+"""One exception family for everything the provider raises.
+
+Every error carries the HTTP status and the API's ``error`` text as attributes, so callers
+branch on ``http_status`` or the class, never on message prefixes. Errors that retrying cannot
+fix derive from :class:`RiffusionFatalError`, which is also an ``AirflowFailException``: Airflow
+fails the task at once instead of burning its retries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+
+class RiffusionError(AirflowException):
+    """Root of the provider's errors."""
+
+    def __init__(self, message: str, *, http_status: int | None = None, api_error: str | None = None):
+        super().__init__(message)
+        self.http_status = http_status
+        self.api_error = api_error
+        self.retry_after: float | None = None
+        """Seconds the server asked to wait (``Retry-After``), when it did."""
+
+
+class RiffusionFatalError(RiffusionError, AirflowFailException):
+    """An error that no retry will fix: the task fails without using its retries."""
+
+
+class RiffusionInputError(RiffusionFatalError, ValueError):
+    """Bad input caught locally, before any request was sent."""
+
+
+class RiffusionConnectionConfigError(RiffusionFatalError):
+    """The Airflow connection is missing or malformed (no token, bad base URL...)."""
+
+
+class RiffusionBadRequestError(RiffusionFatalError):
+    """HTTP 400: a parameter was rejected by the API."""
+
+
+class RiffusionAuthError(RiffusionFatalError):
+    """HTTP 401: the API token is missing or wrong."""
+
+
+class RiffusionSubscriptionError(RiffusionFatalError):
+    """HTTP 402: the useapi.net subscription has expired."""
+
+
+class RiffusionNotFoundError(RiffusionFatalError):
+    """HTTP 404: the job, upload or account does not exist."""
+
+
+class RiffusionCreditsError(RiffusionFatalError):
+    """HTTP 412: the Riffusion account is out of credits."""
+
+
+class RiffusionModerationError(RiffusionFatalError):
+    """HTTP 422: the prompt or lyrics were moderated."""
+
+
+class RiffusionAccountError(RiffusionFatalError):
+    """HTTP 596: the Riffusion account must be re-registered (POST accounts)."""
+
+
+class RiffusionUploadFailedError(RiffusionFatalError):
+    """The service reported the upload as failed, errored or cancelled (or flagged, when asked)."""
+
+
+class RiffusionSongFailedError(RiffusionFatalError):
+    """The service reported a composed song as failed."""
+
+
+class RiffusionTransientError(RiffusionError):
+    """A failure worth retrying later: 5xx, 429, network trouble. Raised once in-hook retries ran out."""
+
+
+class RiffusionRateLimitError(RiffusionTransientError):
+    """HTTP 429: every job slot is busy or the service throttles."""
+
+
+class RiffusionServerError(RiffusionTransientError):
+    """HTTP 5xx (other than 596), or an HTML page from a proxy."""
+
+
+class RiffusionNetworkError(RiffusionTransientError):
+    """The request could not be completed: connection refused, reset, or timed out."""
+
+    def __init__(self, message: str, *, connect_failed: bool = False, body_sent: bool = True, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.connect_failed = connect_failed
+        """True when no connection was made: the request provably never reached the server."""
+        self.body_sent = body_sent
+        """False when the connection broke before the whole request body was read from its source."""
+
+
+class RiffusionResponseError(RiffusionError):
+    """A 2xx answer that is not the JSON the API documents (malformed, or a field is missing)."""
+
+
+class RiffusionWaitTimeoutError(RiffusionFatalError):
+    """A wait for an upload or a song passed its deadline."""

@@ -1,0 +1,106 @@
+"""The in-hook retry policy: capped exponential backoff with full jitter, honouring Retry-After.
+
+One policy object drives both the sync hook (``tenacity.Retrying``) and the triggers
+(``tenacity.AsyncRetrying``), so the two paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tenacity
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_MIN_DELAY = 1.0
+DEFAULT_MAX_DELAY = 30.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a request is retried; plain numbers from the connection or operator."""
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    min_delay: float = DEFAULT_MIN_DELAY
+    max_delay: float = DEFAULT_MAX_DELAY
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.min_delay < 0 or self.max_delay < self.min_delay:
+            raise ValueError(
+                f"retry delays must satisfy 0 <= min_delay <= max_delay, got {self.min_delay}, {self.max_delay}"
+            )
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based).
+
+        A server's ``Retry-After`` wins over the computed backoff but is capped at ``max_delay``:
+        a worker slot should not sleep for an hour because a proxy asked it to.
+        """
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        ceiling = min(self.max_delay, self.min_delay * (2 ** (attempt - 1)))
+        return random.uniform(self.min_delay, max(self.min_delay, ceiling))
+
+    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        return self.delay(retry_state.attempt_number, getattr(error, "retry_after", None))
+
+    def _tenacity_kwargs(self, should_retry: Callable[[BaseException], bool], what: str) -> dict:
+        import tenacity
+
+        def before_sleep(retry_state: tenacity.RetryCallState) -> None:
+            error = retry_state.outcome.exception() if retry_state.outcome else None
+            log.warning(
+                "Riffusion %s failed (attempt %d of %d): %s; retrying in %.1f s",
+                what,
+                retry_state.attempt_number,
+                self.max_attempts,
+                error,
+                retry_state.upcoming_sleep,
+            )
+
+        return {
+            "stop": tenacity.stop_after_attempt(self.max_attempts),
+            "wait": self._wait,
+            "retry": tenacity.retry_if_exception(should_retry),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }
+
+    def retrying(self, should_retry: Callable[[BaseException], bool], what: str) -> tenacity.Retrying:
+        """A tenacity loop for blocking calls."""
+        import tenacity
+
+        return tenacity.Retrying(**self._tenacity_kwargs(should_retry, what))
+
+    def async_retrying(self, should_retry: Callable[[BaseException], bool], what: str) -> tenacity.AsyncRetrying:
+        """The same loop for the triggers' event loop (sleeps with asyncio, never blocks)."""
+        import tenacity
+
+        return tenacity.AsyncRetrying(**self._tenacity_kwargs(should_retry, what))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())

@@ -1,0 +1,172 @@
+"""Turn an Airflow connection into validated client settings.
+
+Shared by the hook and the triggers, so a connection means the same thing on a worker and in
+the triggerer. Every check fails with one line that says which field to fix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from airflow_provider_riffusion.connection_form import DEFAULT_BASE_URL
+from airflow_provider_riffusion.exceptions import RiffusionConnectionConfigError
+from airflow_provider_riffusion.retry import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_DELAY,
+    DEFAULT_MIN_DELAY,
+    RetryPolicy,
+)
+
+DEFAULT_TIMEOUT = 60.0
+
+E = TypeVar("E", bound=BaseException)
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+
+@dataclass(frozen=True)
+class RiffusionSettings:
+    """Everything a client needs to talk to the API; the token never appears in ``repr``."""
+
+    base_url: str
+    token: str = field(repr=False)
+    user_id: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def url(self, path: str) -> str:
+        """The full URL of an API path such as ``music/upload-audio/``."""
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def params(self, user_id: str | None, **params: Any) -> dict[str, Any]:
+        """Query parameters with the account: the call's ``user_id``, else the connection's default."""
+        chosen = user_id or self.user_id
+        if chosen:
+            params["user_id"] = chosen
+        return params
+
+    def scrub(self, error: E) -> E:
+        """Belt and braces: no message leaves a client with the token in it."""
+        if self.token and any(self.token in str(arg) for arg in error.args):
+            error.args = tuple(str(arg).replace(self.token, "***") for arg in error.args)
+        return error
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON primitives, without the token, for places that must serialize settings."""
+        return {
+            "base_url": self.base_url,
+            "user_id": self.user_id,
+            "timeout": self.timeout,
+            "max_attempts": self.retry.max_attempts,
+            "min_delay": self.retry.min_delay,
+            "max_delay": self.retry.max_delay,
+        }
+
+
+def settings_from_connection(
+    conn_id: str,
+    password: str | None,
+    host: str | None,
+    extra: dict[str, Any],
+    *,
+    request_timeout: float | None = None,
+    max_attempts: int | None = None,
+    min_delay: float | None = None,
+    max_delay: float | None = None,
+) -> RiffusionSettings:
+    """Validate the connection fields; arguments given here override the connection's extras."""
+    token = (password or "").strip()
+    if not token:
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' has no API token: put the useapi.net token in its password field."
+        )
+    allow_http = _extra(extra, "allow_insecure_http")
+    base_url = normalize_base_url(conn_id, host, allow_insecure_http=str(allow_http).lower() in _TRUE_WORDS)
+    user_id = _extra(extra, "user_id")
+    try:
+        retry = RetryPolicy(
+            max_attempts=int(
+                _pick(conn_id, "max_attempts", max_attempts, _extra(extra, "max_attempts"), DEFAULT_MAX_ATTEMPTS)
+            ),
+            min_delay=_pick(conn_id, "retry_min_delay", min_delay, _extra(extra, "retry_min_delay"), DEFAULT_MIN_DELAY),
+            max_delay=_pick(conn_id, "retry_max_delay", max_delay, _extra(extra, "retry_max_delay"), DEFAULT_MAX_DELAY),
+        )
+    except ValueError as error:
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' retry settings are invalid ({error}): set max_attempts >= 1 and "
+            "0 <= retry_min_delay <= retry_max_delay."
+        ) from None
+    return RiffusionSettings(
+        base_url=base_url,
+        token=token,
+        user_id=str(user_id).strip() if user_id not in (None, "") else None,
+        timeout=_pick(conn_id, "timeout", request_timeout, _extra(extra, "timeout"), DEFAULT_TIMEOUT),
+        retry=retry,
+    )
+
+
+def normalize_base_url(conn_id: str, host: str | None, *, allow_insecure_http: bool = False) -> str:
+    """The connection's host as a base URL; empty means the public API.
+
+    Plain ``http://`` would send the token in clear text, so it is accepted only for loopback
+    addresses (the emulator) unless the connection's extra sets ``allow_insecure_http``.
+    """
+    raw = (host or "").strip()
+    if not raw:
+        return DEFAULT_BASE_URL
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' host {raw!r} is not a base URL: use the form "
+            f"http(s)://host[:port]/path, for example {DEFAULT_BASE_URL}, or leave it empty."
+        )
+    try:
+        _ = parts.port
+    except ValueError:
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' host {raw!r} has an invalid port: use http(s)://host:port/path."
+        ) from None
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' host {raw!r} uses plain http to a non-loopback host, which would "
+            "send the token unencrypted: use https, or set extra allow_insecure_http=true if you mean it."
+        )
+    if parts.query or parts.fragment:
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' host {raw!r} has a query or fragment: give only scheme, host, port and path."
+        )
+    return raw.rstrip("/")
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _extra(extra: dict[str, Any], name: str) -> Any:
+    """An extra field, also under the ``extra__riffusion__`` prefix older Airflow UIs wrote."""
+    value = extra.get(name)
+    if value in (None, ""):
+        value = extra.get(f"extra__riffusion__{name}")
+    return None if value == "" else value
+
+
+def _pick(conn_id: str, name: str, *candidates: Any) -> float:
+    """The first given value among argument, extra and default, as a non-negative number."""
+    value = next(candidate for candidate in candidates if candidate is not None)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' {name}={value!r} is not a number: give it in seconds or as a count."
+        ) from None
+    if number < 0:
+        raise RiffusionConnectionConfigError(f"Connection '{conn_id}' {name}={value!r} must not be negative.")
+    return number
