@@ -1,0 +1,197 @@
+"""``RiffusionEmulator``: the useapi.net Riffusion API as a real HTTP server on 127.0.0.1, for tests.
+
+werkzeug is imported only in ``start()``, so importing this module (and the testing package) stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_riffusion.testing.faults import Fault
+from airflow_provider_riffusion.testing.state import EmulatorState, Settings, UploadRecord
+
+if TYPE_CHECKING:
+    from airflow_provider_riffusion.testing.server import ServerThread
+
+
+class RiffusionEmulator:
+    """A fake useapi.net Riffusion API server; use as a context manager, or call ``start()``/``stop()``.
+
+    ``revision`` selects the upload and status response shapes ("2025-02-17" or "2025-02-25");
+    ``compose_shape`` selects the create-compose answer ("jobs" or "job_id"). Uploads answer "pending"
+    for ``pending_polls`` status GETs and until ``pending_seconds`` have passed; songs answer
+    "queued"/"generating_audio" for ``song_polls`` GETs, then "completed".
+    """
+
+    def __init__(
+        self,
+        revision: str = "2025-02-25",
+        token: str = "emulator-token",
+        user_ids: Sequence[str] = ("user-1",),
+        pending_polls: int = 1,
+        pending_seconds: float = 0.0,
+        song_polls: int = 1,
+        compose_shape: str = "jobs",
+        port: int = 0,
+    ) -> None:
+        if isinstance(user_ids, str):
+            raise ValueError("user_ids must be a sequence of account ids, not one string")
+        settings = Settings()
+        self._state = EmulatorState(
+            revision=revision, token=token, user_ids=tuple(user_ids), compose_shape=compose_shape, settings=settings
+        )
+        self._state.update_settings(
+            {"pending_polls": pending_polls, "pending_seconds": pending_seconds, "song_polls": song_polls}
+        )
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an int between 0 and 65535, not {port!r}")
+        self._requested_port = port
+        self._server: ServerThread | None = None
+
+    # Lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> RiffusionEmulator:
+        """Bind 127.0.0.1 and serve in the background; returns self."""
+        if self._server is not None:
+            raise RuntimeError("the Riffusion emulator is already running")
+        from airflow_provider_riffusion.testing.app import API_PREFIX, EmulatorApp
+        from airflow_provider_riffusion.testing.server import ServerThread
+
+        self._state.stopping.clear()
+        server = ServerThread(EmulatorApp(self._state), self._requested_port)
+        self._state.base_url = f"http://127.0.0.1:{server.port}{API_PREFIX}"
+        server.start()
+        self._server = server
+        return self
+
+    def stop(self) -> None:
+        """Shut down at once: releases hung requests and closes keep-alive connections. Idempotent."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._state.stopping.set()
+        server.stop()
+
+    def __enter__(self) -> RiffusionEmulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:  # never shows the token
+        where = self._state.base_url if self._server is not None else "stopped"
+        return f"<RiffusionEmulator revision={self.revision} {where}>"
+
+    # Where it listens -----------------------------------------------------------------------------
+    def _running(self) -> ServerThread:
+        if self._server is None:
+            raise RuntimeError("the Riffusion emulator is not running: call start() or use it as a context manager")
+        return self._server
+
+    @property
+    def port(self) -> int:
+        return self._running().port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1/riffusion``, without a trailing slash."""
+        self._running()
+        return self._state.base_url
+
+    # Fixed configuration --------------------------------------------------------------------------
+    @property
+    def revision(self) -> str:
+        return self._state.revision
+
+    @property
+    def token(self) -> str:
+        return self._state.token
+
+    @property
+    def user_ids(self) -> tuple[str, ...]:
+        return self._state.user_ids
+
+    @property
+    def compose_shape(self) -> str:
+        return self._state.compose_shape
+
+    # What it saw ----------------------------------------------------------------------------------
+    @property
+    def uploads(self) -> list[UploadRecord]:
+        """Completed uploads, oldest first (a snapshot)."""
+        return self._state.upload_records()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every API request answered: ``{"method", "path", "query", "status"}`` (status 0: no answer)."""
+        with self._state.lock:
+            return [dict(entry) for entry in self._state.requests]
+
+    @property
+    def connections(self) -> int:
+        """Distinct TCP connections that carried at least one API request."""
+        with self._state.lock:
+            return len(self._state.connections)
+
+    # Runtime settings -----------------------------------------------------------------------------
+    @property
+    def upload_final_status(self) -> str:
+        return self._state.settings.upload_final_status
+
+    @upload_final_status.setter
+    def upload_final_status(self, value: str) -> None:
+        self._state.update_settings({"upload_final_status": value})
+
+    @property
+    def flag_uploads(self) -> bool:
+        return self._state.settings.flag_uploads
+
+    @flag_uploads.setter
+    def flag_uploads(self, value: bool) -> None:
+        self._state.update_settings({"flag_uploads": value})
+
+    @property
+    def account_error(self) -> bool:
+        return self._state.settings.account_error
+
+    @account_error.setter
+    def account_error(self, value: bool) -> None:
+        self._state.update_settings({"account_error": value})
+
+    @property
+    def pending_polls(self) -> int:
+        return self._state.settings.pending_polls
+
+    @pending_polls.setter
+    def pending_polls(self, value: int) -> None:
+        self._state.update_settings({"pending_polls": value})
+
+    @property
+    def pending_seconds(self) -> float:
+        return self._state.settings.pending_seconds
+
+    @pending_seconds.setter
+    def pending_seconds(self, value: float) -> None:
+        self._state.update_settings({"pending_seconds": value})
+
+    @property
+    def song_polls(self) -> int:
+        return self._state.settings.song_polls
+
+    @song_polls.setter
+    def song_polls(self, value: int) -> None:
+        self._state.update_settings({"song_polls": value})
+
+    # Test controls --------------------------------------------------------------------------------
+    def inject(self, fault: Fault) -> None:
+        """Make the next ``fault.times`` matching requests misbehave."""
+        if not isinstance(fault, Fault):
+            raise TypeError(f"inject() takes a Fault, not {type(fault).__name__}")
+        self._state.faults.add(fault)
+
+    def reset(self) -> None:
+        """Forget uploads, songs, requests, seen connections and pending faults; settings are kept."""
+        self._state.reset()

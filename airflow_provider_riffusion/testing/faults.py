@@ -1,0 +1,125 @@
+"""Fault injection: what a test asks the emulator to do wrong, and the queue that hands faults out.
+
+Kept free of werkzeug so ``Fault`` can be imported (and built from JSON) without starting a server.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+FAULT_KINDS = ("status", "html", "malformed", "missing_field", "hang", "drop")
+"""Every ``Fault.kind`` the emulator understands."""
+
+_DEFAULT_STATUS = {"status": 500, "html": 502, "malformed": 200, "missing_field": 200, "hang": 0, "drop": 0}
+
+
+class ConnectionAborted(ConnectionError):
+    """Raised by the app after it shut a connection down on purpose (or the client went away).
+
+    A ``ConnectionError`` so that the server treats it as a dropped connection: no response, no traceback.
+    """
+
+
+@dataclass(frozen=True)
+class Fault:
+    """The next ``times`` requests matching ``method`` and ``path`` misbehave as ``kind`` says.
+
+    ``path`` is relative to the API base (``"music/upload-audio"``, ``"music"``, ``"accounts"``); slashes at
+    either end are ignored. ``status``/``body``/``headers`` shape ``"status"`` and ``"html"`` answers;
+    ``seconds`` is how long a ``"hang"`` holds the request before closing the connection.
+    """
+
+    method: str
+    path: str
+    kind: str = "status"
+    status: int | None = None
+    body: Any = None
+    headers: Mapping[str, str] | None = None
+    times: int = 1
+    seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.method, str) or self.method.upper() not in ("GET", "POST"):
+            raise ValueError(f"Fault.method must be 'GET' or 'POST', not {self.method!r}")
+        if not isinstance(self.path, str):
+            raise ValueError(f"Fault.path must be a string, not {self.path!r}")
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"Fault.kind must be one of {', '.join(FAULT_KINDS)}; got {self.kind!r}")
+        if self.status is not None and (
+            isinstance(self.status, bool) or not isinstance(self.status, int) or not 100 <= self.status <= 999
+        ):
+            raise ValueError(f"Fault.status must be an HTTP status code (100-999), not {self.status!r}")
+        if isinstance(self.times, bool) or not isinstance(self.times, int) or self.times < 1:
+            raise ValueError(f"Fault.times must be a positive int, not {self.times!r}")
+        if isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float)) or self.seconds < 0:
+            raise ValueError(f"Fault.seconds must be a non-negative number, not {self.seconds!r}")
+        if self.headers is not None and not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in dict(self.headers).items()
+        ):
+            raise ValueError("Fault.headers must map header names to string values")
+        # Normalise so matching is a plain comparison (frozen: go through object.__setattr__).
+        object.__setattr__(self, "method", self.method.upper())
+        object.__setattr__(self, "path", self.path.strip("/"))
+
+    @property
+    def response_status(self) -> int:
+        """The status this fault answers with (0 for hang and drop, which send no response)."""
+        if self.kind in ("hang", "drop", "malformed", "missing_field"):
+            return _DEFAULT_STATUS[self.kind]
+        return self.status if self.status is not None else _DEFAULT_STATUS[self.kind]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Fault:
+        """Build a fault from JSON (the ``POST /_emulator/faults`` body); unknown keys are an error."""
+        if not isinstance(data, Mapping):
+            raise ValueError("a fault must be a JSON object")
+        known = {field.name for field in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown Fault fields: {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as error:  # a required field is missing
+            raise ValueError(str(error)) from error
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form, the inverse of :meth:`from_dict`."""
+        data = asdict(self)
+        data["headers"] = dict(self.headers) if self.headers is not None else None
+        return data
+
+
+class FaultBook:
+    """Thread-safe queue of injected faults; the oldest matching fault is used first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[tuple[Fault, list[int]]] = []
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._entries.append((fault, [fault.times]))
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """Consume one use of the first fault matching this request, if any."""
+        method, path = method.upper(), path.strip("/")
+        with self._lock:
+            for index, (fault, remaining) in enumerate(self._entries):
+                if fault.method == method and fault.path == path:
+                    remaining[0] -= 1
+                    if remaining[0] <= 0:
+                        del self._entries[index]
+                    return fault
+        return None
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Faults not yet used up, with how many uses are left."""
+        with self._lock:
+            return [{**fault.to_dict(), "remaining": remaining[0]} for fault, remaining in self._entries]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -1,0 +1,220 @@
+"""The emulator's memory: configuration, runtime settings, uploads, song jobs and the request log.
+
+One lock guards everything, because the server answers requests on many threads at once.
+Free of werkzeug so that importing the testing package stays cheap.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_riffusion.testing.faults import FaultBook
+
+REVISIONS = ("2025-02-17", "2025-02-25")
+COMPOSE_SHAPES = ("jobs", "job_id")
+ACCOUNT_ERROR_MESSAGE = "Your Riffusion account has pending error. Please re-add the account with POST accounts."
+
+
+def utc_now_iso() -> str:
+    """ISO-8601 UTC timestamp with milliseconds, the way the API writes ``created_at``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """One completed upload, as received: proof for tests that nothing was lost or corrupted.
+
+    ``job_id`` is what the status endpoint takes (the composite ``id`` in revision 2025-02-25);
+    ``audio_upload_id`` is what create-compose takes (the ``job_id`` in revision 2025-02-17).
+    """
+
+    file_name: str
+    content_type: str
+    bytes: int
+    sha256: str
+    user_id: str
+    job_id: str
+    audio_upload_id: str
+    chunked: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StoredUpload:
+    """An upload plus what the status endpoint needs to answer about it."""
+
+    record: UploadRecord
+    transcription_job_id: str
+    created_at: str
+    created_monotonic: float
+    polls: int = 0
+
+
+@dataclass
+class SongJob:
+    """One song of a create-compose request; it advances one status step per GET."""
+
+    id: str
+    user_id: str
+    title: str
+    lyrics: str
+    audio_upload_id: str | None
+    created_at: str
+    polls: int = 0
+
+
+@dataclass
+class Settings:
+    """Behaviour a test may change while the server runs (attributes of the emulator, or POST /_emulator/settings)."""
+
+    upload_final_status: str = "complete"
+    flag_uploads: bool = False
+    account_error: bool = False
+    pending_polls: int = 1
+    pending_seconds: float = 0.0
+    song_polls: int = 1
+
+
+def check_setting(name: str, value: Any) -> Any:
+    """Validate one setting; raise ``ValueError`` naming it, so bad test setups fail loudly."""
+    if name == "upload_final_status":
+        if not isinstance(value, str):
+            raise ValueError("upload_final_status must be a string")
+        return value
+    if name in ("flag_uploads", "account_error"):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be a boolean")
+        return value
+    if name in ("pending_polls", "song_polls"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0")
+        return value
+    if name == "pending_seconds":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError("pending_seconds must be a number >= 0")
+        return float(value)
+    raise ValueError(f"unknown setting {name!r}")
+
+
+@dataclass
+class EmulatorState:
+    """Everything the request handlers read and change, behind one re-entrant lock."""
+
+    revision: str
+    token: str = field(repr=False)
+    user_ids: tuple[str, ...]
+    compose_shape: str
+    settings: Settings
+    base_url: str = ""
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    faults: FaultBook = field(default_factory=FaultBook)
+    uploads: list[StoredUpload] = field(default_factory=list)
+    uploads_by_status_id: dict[str, StoredUpload] = field(default_factory=dict)
+    uploads_by_chain_id: dict[str, StoredUpload] = field(default_factory=dict)
+    songs: dict[str, SongJob] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    connections: set[int] = field(default_factory=set)
+    _round_robin: Iterator[str] = field(default_factory=lambda: iter(()))
+
+    def __post_init__(self) -> None:
+        if self.revision not in REVISIONS:
+            raise ValueError(f"revision must be one of {', '.join(REVISIONS)}; got {self.revision!r}")
+        if self.compose_shape not in COMPOSE_SHAPES:
+            raise ValueError(f"compose_shape must be one of {', '.join(COMPOSE_SHAPES)}; got {self.compose_shape!r}")
+        if not isinstance(self.token, str) or not self.token:
+            raise ValueError("token must be a non-empty string")
+        if any(not isinstance(user, str) or not user for user in self.user_ids):
+            raise ValueError("user_ids must be non-empty strings")
+        if len(set(self.user_ids)) != len(self.user_ids):
+            raise ValueError("user_ids must be distinct")
+        self._round_robin = itertools.cycle(self.user_ids)
+
+    # Settings -------------------------------------------------------------------------------------
+    def update_settings(self, values: dict[str, Any]) -> None:
+        """Validate all values first, then apply them together."""
+        checked = {name: check_setting(name, value) for name, value in values.items()}
+        with self.lock:
+            for name, value in checked.items():
+                setattr(self.settings, name, value)
+
+    def settings_dict(self) -> dict[str, Any]:
+        with self.lock:
+            return asdict(self.settings)
+
+    # Accounts -------------------------------------------------------------------------------------
+    def next_account(self) -> str:
+        """An account for create calls that name none (the real service picks one with free slots)."""
+        with self.lock:
+            return next(self._round_robin)
+
+    # Request log ----------------------------------------------------------------------------------
+    def note_request(self, method: str, path: str, query: dict[str, str], status: int) -> None:
+        with self.lock:
+            self.requests.append({"method": method, "path": path, "query": query, "status": status})
+
+    def note_connection(self, connection_id: int) -> None:
+        with self.lock:
+            self.connections.add(connection_id)
+
+    # Uploads --------------------------------------------------------------------------------------
+    def add_upload(self, stored: StoredUpload) -> None:
+        with self.lock:
+            self.uploads.append(stored)
+            self.uploads_by_status_id[stored.record.job_id] = stored
+            self.uploads_by_chain_id[stored.record.audio_upload_id] = stored
+
+    def poll_upload(self, status_id: str) -> tuple[StoredUpload, int, float] | None:
+        """Count one status GET; return the upload, how many GETs it has had, and its age in seconds."""
+        with self.lock:
+            stored = self.uploads_by_status_id.get(status_id)
+            if stored is None:
+                return None
+            stored.polls += 1
+            return stored, stored.polls, time.monotonic() - stored.created_monotonic
+
+    def upload_records(self) -> list[UploadRecord]:
+        with self.lock:
+            return [stored.record for stored in self.uploads]
+
+    def has_chain_id(self, audio_upload_id: str) -> bool:
+        with self.lock:
+            return audio_upload_id in self.uploads_by_chain_id
+
+    # Songs ----------------------------------------------------------------------------------------
+    def add_songs(self, songs: Sequence[SongJob]) -> None:
+        with self.lock:
+            for song in songs:
+                self.songs[song.id] = song
+
+    def poll_song(self, song_id: str) -> tuple[SongJob, int] | None:
+        with self.lock:
+            song = self.songs.get(song_id)
+            if song is None:
+                return None
+            song.polls += 1
+            return song, song.polls
+
+    def has_song(self, song_id: str) -> bool:
+        with self.lock:
+            return song_id in self.songs
+
+    # Reset ----------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget uploads, songs, the request log, seen connections and pending faults (settings stay)."""
+        with self.lock:
+            self.uploads.clear()
+            self.uploads_by_status_id.clear()
+            self.uploads_by_chain_id.clear()
+            self.songs.clear()
+            self.requests.clear()
+            self.connections.clear()
+            self.faults.clear()
