@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv (or $RIFFUSION_VENV) with Airflow and this provider installed editable.
+# Needs only python3; uv comes from PyPI and makes the Airflow install take seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${RIFFUSION_VENV:-.venv}"
+airflow_version="${AIRFLOW_VERSION:-3.3.2}"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+if [ ! -x "$venv/bin/uv" ]; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check uv
+fi
+"$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -e ".[dev]" "apache-airflow==${airflow_version}"

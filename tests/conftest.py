@@ -1,0 +1,42 @@
+"""Shared fixtures: the bundled emulator over real HTTP on 127.0.0.1, and audio files to upload."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_riffusion.testing import RiffusionEmulator
+from tests.support import REVISIONS, TOKEN, connection_json, write_wav
+
+
+@pytest.fixture(params=REVISIONS)
+def emulator(request: pytest.FixtureRequest) -> Iterator[RiffusionEmulator]:
+    """The emulator in each API revision, answering pending once before complete."""
+    with RiffusionEmulator(revision=request.param, token=TOKEN, pending_polls=1, song_polls=1) as emu:
+        yield emu
+
+
+@pytest.fixture
+def connection(emulator: RiffusionEmulator, monkeypatch: pytest.MonkeyPatch) -> RiffusionEmulator:
+    """``riffusion_default`` pointing at the emulator, through the env-var JSON form."""
+    monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emulator.base_url))
+    return emulator
+
+
+@pytest.fixture
+def wav_file(tmp_path: Path) -> Path:
+    return write_wav(tmp_path / "morning tone.wav")
+
+
+@pytest.fixture
+def big_mp3(tmp_path: Path) -> Path:
+    """An 8 MiB 'mp3' (ID3 header, varied bytes): larger than loopback socket buffers."""
+    path = tmp_path / "big.mp3"
+    block = bytes(range(256)) * 4096
+    with path.open("wb") as out:
+        out.write(b"ID3\x04\x00\x00\x00\x00\x00\x00")
+        for _ in range(8):
+            out.write(block)
+    return path

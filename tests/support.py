@@ -1,0 +1,38 @@
+"""Constants and helpers the tests share (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import wave
+from pathlib import Path
+
+TOKEN = "tok-SECRET-5d1f0c7a9e"
+"""A distinctive token: tests search logs, XComs and messages for it."""
+
+REVISIONS = ("2025-02-17", "2025-02-25")
+
+FAST_RETRIES = {"retry_min_delay": 0.01, "retry_max_delay": 0.05, "max_attempts": 3, "timeout": 5}
+
+
+def connection_json(base_url: str, token: str = TOKEN, **extra: object) -> str:
+    """The JSON form of a riffusion connection, as users put it in AIRFLOW_CONN_* variables."""
+    return json.dumps(
+        {"conn_type": "riffusion", "password": token, "host": base_url, "extra": {**FAST_RETRIES, **extra}}
+    )
+
+
+def write_wav(path: Path, seconds: float = 0.5, rate: int = 8000) -> Path:
+    """A real WAV file: a sine tone made with the standard library."""
+    with wave.open(str(path), "wb") as track:
+        track.setnchannels(1)
+        track.setsampwidth(2)
+        track.setframerate(rate)
+        track.writeframes(
+            b"".join(
+                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                for i in range(int(rate * seconds))
+            )
+        )
+    return path

@@ -1,0 +1,389 @@
+"""The in-hook retry policy, and turning an Airflow connection into validated settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+
+from airflow_provider_riffusion import retry as retry_module
+from airflow_provider_riffusion.connection_form import DEFAULT_BASE_URL
+from airflow_provider_riffusion.exceptions import (
+    RiffusionBadRequestError,
+    RiffusionConnectionConfigError,
+    RiffusionError,
+    RiffusionServerError,
+)
+from airflow_provider_riffusion.retry import RetryPolicy, parse_retry_after
+from airflow_provider_riffusion.settings import (
+    DEFAULT_TIMEOUT,
+    RiffusionSettings,
+    normalize_base_url,
+    settings_from_connection,
+)
+
+TOKEN = "tok-SECRET-5d1f0c7a9e"
+
+
+# --- RetryPolicy.delay ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attempt", "ceiling"), [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 10.0), (6, 10.0), (30, 10.0)]
+)
+def test_delay_ceiling_grows_exponentially_up_to_max(
+    monkeypatch: pytest.MonkeyPatch, attempt: int, ceiling: float
+) -> None:
+    policy = RetryPolicy(max_attempts=5, min_delay=1.0, max_delay=10.0)
+    monkeypatch.setattr(retry_module.random, "uniform", lambda low, high: high)
+    assert policy.delay(attempt) == ceiling
+    monkeypatch.setattr(retry_module.random, "uniform", lambda low, high: low)
+    assert policy.delay(attempt) == 1.0
+
+
+def test_delay_is_jittered_within_bounds() -> None:
+    policy = RetryPolicy(min_delay=0.5, max_delay=4.0)
+    for attempt in range(1, 8):
+        ceiling = min(4.0, 0.5 * 2 ** (attempt - 1))
+        delays = [policy.delay(attempt) for _ in range(50)]
+        assert all(0.5 <= d <= ceiling for d in delays)
+    assert len({policy.delay(5) for _ in range(20)}) > 1  # jitter, not a fixed delay
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [(7.0, 7.0), (0.2, 0.2), (0.0, 0.0), (3600.0, 30.0), (-5, 0.0)])
+def test_retry_after_is_honoured_and_capped(retry_after: float, expected: float) -> None:
+    policy = RetryPolicy(min_delay=1.0, max_delay=30.0)
+    assert policy.delay(1, retry_after=retry_after) == expected
+    assert policy.delay(9, retry_after=retry_after) == expected
+
+
+@pytest.mark.parametrize("kwargs", [{"max_attempts": 0}, {"min_delay": -1.0}, {"min_delay": 5.0, "max_delay": 1.0}])
+def test_policy_refuses_impossible_numbers(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(**kwargs)
+
+
+# --- parse_retry_after ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("120", 120.0), (" 5 ", 5.0), ("0", 0.0)])
+def test_parse_retry_after_seconds(value: str, seconds: float) -> None:
+    assert parse_retry_after(value) == seconds
+
+
+def test_parse_retry_after_http_date_in_the_future() -> None:
+    when = datetime.now(timezone.utc) + timedelta(seconds=120)
+    seconds = parse_retry_after(format_datetime(when, usegmt=True))
+    assert seconds is not None
+    assert 115.0 <= seconds <= 120.0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [format_datetime(datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc), usegmt=True), "Wed, 21 Oct 2015 07:28:00"],
+)
+def test_parse_retry_after_http_date_in_the_past_is_zero(value: str) -> None:
+    assert parse_retry_after(value) == 0.0
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "12 seconds", "-5", "1.5", "Wed, 32 Foo 2099 99:99:99 GMT"])
+def test_parse_retry_after_garbage_is_none(value: str | None) -> None:
+    assert parse_retry_after(value) is None
+
+
+# --- RetryPolicy.retrying ------------------------------------------------------------------
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, RiffusionServerError)
+
+
+class Flaky:
+    """Fails ``failures`` times with ``error``, then returns "ok"."""
+
+    def __init__(self, failures: int, error: Exception):
+        self.failures = failures
+        self.error = error
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        return "ok"
+
+
+def test_retrying_retries_a_retryable_error_then_succeeds(caplog: pytest.LogCaptureFixture) -> None:
+    policy = RetryPolicy(max_attempts=5, min_delay=0, max_delay=0)
+    flaky = Flaky(2, RiffusionServerError("HTTP 503", http_status=503))
+
+    with caplog.at_level(logging.WARNING, logger=retry_module.__name__):
+        result = policy.retrying(is_transient, "status poll")(flaky)
+
+    assert result == "ok"
+    assert flaky.calls == 3
+    warnings = [r.getMessage() for r in caplog.records if r.name == retry_module.__name__]
+    assert len(warnings) == 2
+    assert "status poll" in warnings[0]
+    assert "attempt 1 of 5" in warnings[0]
+
+
+def test_retrying_does_not_retry_a_non_retryable_error() -> None:
+    policy = RetryPolicy(max_attempts=5, min_delay=0, max_delay=0)
+    error = RiffusionBadRequestError("HTTP 400", http_status=400)
+    flaky = Flaky(1, error)
+
+    with pytest.raises(RiffusionBadRequestError) as excinfo:
+        policy.retrying(is_transient, "upload")(flaky)
+
+    assert excinfo.value is error
+    assert flaky.calls == 1
+
+
+def test_retrying_reraises_the_last_error_when_attempts_run_out() -> None:
+    policy = RetryPolicy(max_attempts=3, min_delay=0, max_delay=0)
+    flaky = Flaky(10, RiffusionServerError("HTTP 502", http_status=502))
+
+    with pytest.raises(RiffusionServerError):
+        policy.retrying(is_transient, "upload")(flaky)
+
+    assert flaky.calls == 3
+
+
+def test_retrying_sleeps_what_retry_after_asked_capped() -> None:
+    policy = RetryPolicy(max_attempts=4, min_delay=1.0, max_delay=8.0)
+    error = RiffusionServerError("HTTP 503", http_status=503)
+    error.retry_after = 20.0
+    flaky = Flaky(3, error)
+    retrying = policy.retrying(is_transient, "upload")
+    sleeps: list[float] = []
+    retrying.sleep = sleeps.append  # record instead of sleeping
+
+    assert retrying(flaky) == "ok"
+    assert sleeps == [8.0, 8.0, 8.0]
+
+
+def test_async_retrying_uses_the_same_policy() -> None:
+    policy = RetryPolicy(max_attempts=5, min_delay=0, max_delay=0)
+    calls = 0
+
+    async def flaky() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise RiffusionServerError("HTTP 500", http_status=500)
+        return "ok"
+
+    async def run() -> str:
+        async for attempt in policy.async_retrying(is_transient, "poll"):
+            with attempt:
+                return await flaky()
+        raise AssertionError("unreachable")
+
+    assert asyncio.run(run()) == "ok"
+    assert calls == 3
+
+
+# --- settings_from_connection --------------------------------------------------------------
+
+
+def settings(host: str | None = None, extra: dict[str, Any] | None = None, **kwargs: Any) -> RiffusionSettings:
+    return settings_from_connection("riffusion_default", TOKEN, host, extra or {}, **kwargs)
+
+
+def assert_config_error(excinfo: pytest.ExceptionInfo[RiffusionConnectionConfigError], *fragments: str) -> None:
+    message = str(excinfo.value)
+    assert "\n" not in message
+    assert "riffusion_default" in message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+@pytest.mark.parametrize("password", [None, "", "   "])
+def test_no_token_refused(password: str | None) -> None:
+    with pytest.raises(RiffusionConnectionConfigError) as excinfo:
+        settings_from_connection("riffusion_default", password, None, {})
+    assert_config_error(excinfo, "no API token", "password")
+
+
+def test_token_is_stripped() -> None:
+    assert settings_from_connection("c", f"  {TOKEN}\n", None, {}).token == TOKEN
+
+
+def test_defaults() -> None:
+    result = settings()
+    assert result.base_url == DEFAULT_BASE_URL == "https://api.useapi.net/v1/riffusion"
+    assert result.user_id is None
+    assert result.timeout == DEFAULT_TIMEOUT
+    assert result.retry == RetryPolicy()
+
+
+@pytest.mark.parametrize("host", [None, "", "   "])
+def test_empty_host_means_the_public_api(host: str | None) -> None:
+    assert settings(host).base_url == DEFAULT_BASE_URL
+
+
+@pytest.mark.parametrize(
+    ("host", "base_url"),
+    [
+        ("http://127.0.0.1:8765/v1/riffusion/", "http://127.0.0.1:8765/v1/riffusion"),
+        ("http://127.0.0.1:8765/v1/riffusion", "http://127.0.0.1:8765/v1/riffusion"),
+        ("http://localhost:8765", "http://localhost:8765"),
+        ("http://[::1]:8765/riffusion/", "http://[::1]:8765/riffusion"),
+        ("https://api.useapi.net/v1/riffusion/", "https://api.useapi.net/v1/riffusion"),
+        ("https://proxy.example.com:8443/riffusion", "https://proxy.example.com:8443/riffusion"),
+        ("https://10.1.2.3/", "https://10.1.2.3"),
+    ],
+)
+def test_accepted_hosts(host: str, base_url: str) -> None:
+    assert settings(host).base_url == base_url
+
+
+@pytest.mark.parametrize("host", ["http://proxy.internal:8080/v1/riffusion", "http://10.1.2.3/riffusion"])
+def test_plain_http_to_non_loopback_refused(host: str) -> None:
+    with pytest.raises(RiffusionConnectionConfigError) as excinfo:
+        settings(host)
+    assert_config_error(excinfo, "https", "allow_insecure_http")
+
+
+@pytest.mark.parametrize("flag", ["true", "True", "1", "yes", True])
+@pytest.mark.parametrize("prefix", ["", "extra__riffusion__"])
+def test_plain_http_allowed_when_the_extra_says_so(flag: Any, prefix: str) -> None:
+    host = "http://proxy.internal:8080/v1/riffusion/"
+    extra = {f"{prefix}allow_insecure_http": flag}
+    assert settings(host, extra).base_url == "http://proxy.internal:8080/v1/riffusion"
+
+
+@pytest.mark.parametrize("flag", ["false", "0", "", False])
+def test_plain_http_still_refused_when_the_extra_is_false(flag: Any) -> None:
+    with pytest.raises(RiffusionConnectionConfigError):
+        settings("http://proxy.internal:8080", {"allow_insecure_http": flag})
+
+
+@pytest.mark.parametrize(
+    ("host", "hint"),
+    [
+        ("api.useapi.net", "http(s)://host[:port]/path"),
+        ("api.useapi.net/v1/riffusion", "http(s)://host[:port]/path"),
+        ("ftp://x", "http(s)://host[:port]/path"),
+        ("http://", "http(s)://host[:port]/path"),
+        ("https:///v1/riffusion", "http(s)://host[:port]/path"),
+        ("http://host:notaport/", "invalid port"),
+        ("https://host:99999/", "invalid port"),
+        ("https://host/v1?token=x", "query or fragment"),
+        ("https://host/v1#frag", "query or fragment"),
+    ],
+)
+def test_malformed_hosts_refused(host: str, hint: str) -> None:
+    with pytest.raises(RiffusionConnectionConfigError) as excinfo:
+        normalize_base_url("riffusion_default", host)
+    assert_config_error(excinfo, repr(host), hint)
+
+
+@pytest.mark.parametrize("prefix", ["", "extra__riffusion__"])
+def test_extras_are_honoured(prefix: str) -> None:
+    extra = {
+        f"{prefix}user_id": " user-7 ",
+        f"{prefix}timeout": "12.5",
+        f"{prefix}max_attempts": "4",
+        f"{prefix}retry_min_delay": 0.25,
+        f"{prefix}retry_max_delay": "3",
+    }
+    result = settings(None, extra)
+    assert result.user_id == "user-7"
+    assert result.timeout == 12.5
+    assert result.retry == RetryPolicy(max_attempts=4, min_delay=0.25, max_delay=3.0)
+    assert isinstance(result.retry.max_attempts, int)
+
+
+def test_plain_extra_wins_over_the_prefixed_one() -> None:
+    result = settings(None, {"timeout": 5, "extra__riffusion__timeout": 9})
+    assert result.timeout == 5.0
+
+
+def test_empty_plain_extra_falls_back_to_the_prefixed_one() -> None:
+    result = settings(None, {"user_id": "", "extra__riffusion__user_id": "legacy-user"})
+    assert result.user_id == "legacy-user"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("timeout", "fast"), ("max_attempts", "many"), ("retry_max_delay", [1]), ("timeout", "-1")]
+)
+def test_bad_numbers_refused(name: str, value: Any) -> None:
+    with pytest.raises(RiffusionConnectionConfigError) as excinfo:
+        settings(None, {name: value})
+    assert_config_error(excinfo, name, repr(value))
+
+
+def test_arguments_override_extras() -> None:
+    extra = {"timeout": 30, "max_attempts": 9, "retry_min_delay": 2, "retry_max_delay": 20}
+    result = settings(None, extra, request_timeout=3, max_attempts=1, min_delay=0, max_delay=0.5)
+    assert result.timeout == 3.0
+    assert result.retry == RetryPolicy(max_attempts=1, min_delay=0.0, max_delay=0.5)
+
+
+@pytest.mark.parametrize(
+    "extra", [{"retry_min_delay": 60}, {"retry_min_delay": 5, "retry_max_delay": 1}, {"max_attempts": 0}]
+)
+def test_inconsistent_retry_extras_are_a_connection_error(extra: dict[str, Any]) -> None:
+    with pytest.raises(RiffusionConnectionConfigError) as excinfo:
+        settings(None, extra)
+    assert_config_error(excinfo)
+
+
+# --- RiffusionSettings ---------------------------------------------------------------------
+
+
+def test_token_never_in_repr_or_dict() -> None:
+    result = settings("https://proxy.example.com", {"user_id": "u1"})
+    assert TOKEN not in repr(result)
+    assert TOKEN not in str(result)
+    assert TOKEN not in str(result.to_dict())
+    assert result.to_dict() == {
+        "base_url": "https://proxy.example.com",
+        "user_id": "u1",
+        "timeout": DEFAULT_TIMEOUT,
+        "max_attempts": 5,
+        "min_delay": 1.0,
+        "max_delay": 30.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("default", "user_id", "given", "expected"),
+    [
+        ("u-default", None, {}, {"user_id": "u-default"}),
+        ("u-default", "u-call", {"id": "job"}, {"id": "job", "user_id": "u-call"}),
+        (None, None, {"id": "job"}, {"id": "job"}),
+        (None, "", {}, {}),
+    ],
+)
+def test_params(default: str | None, user_id: str | None, given: dict[str, str], expected: dict[str, str]) -> None:
+    result = settings(None, {"user_id": default} if default else {})
+    assert result.params(user_id, **given) == expected
+
+
+def test_url_joins_paths() -> None:
+    result = settings("http://127.0.0.1:8765/v1/riffusion/")
+    assert result.url("music/upload-audio/") == "http://127.0.0.1:8765/v1/riffusion/music/upload-audio/"
+    assert result.url("/accounts") == "http://127.0.0.1:8765/v1/riffusion/accounts"
+
+
+def test_scrub_replaces_the_token_in_every_argument() -> None:
+    result = settings()
+    error = RiffusionError(f"GET https://x/?token={TOKEN} failed")
+    error.args = (*error.args, f"Bearer {TOKEN}")
+
+    assert result.scrub(error) is error
+    assert all(TOKEN not in str(arg) for arg in error.args)
+    assert error.args[0] == "GET https://x/?token=*** failed"
+    assert "***" in str(error.args[1])
+
+
+def test_scrub_leaves_clean_errors_alone() -> None:
+    error = RiffusionError("nothing secret here")
+    assert settings().scrub(error).args == ("nothing secret here",)
