@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Install everything, check style and types, then run the whole test suite.
+# Install everything, check style and types, run the whole suite on Airflow 3.3, then the
+# suite (without the multi-process cluster and browser tests) again on Airflow 2.11.
+# Arguments go to pytest. RIFFUSION_SKIP_AIRFLOW2=1 skips the 2.11 pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
 venv="${RIFFUSION_VENV:-.venv}"
+bash scripts/bootstrap.sh
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
 "$venv/bin/mypy" airflow_provider_riffusion
-exec "$venv/bin/python" -m pytest "$@"
+"$venv/bin/python" -m pytest "$@"
+if [ -z "${RIFFUSION_SKIP_AIRFLOW2:-}" ]; then
+    echo "== Airflow 2.11.2 =="
+    RIFFUSION_VENV=.venv-airflow-2.11 AIRFLOW_VERSION=2.11.2 bash scripts/bootstrap.sh
+    .venv-airflow-2.11/bin/python -m pytest -m "not airflow_cluster and not browser" "$@"
+fi

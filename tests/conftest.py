@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
+# Before anything imports Airflow: the suite never reads or writes the developer's AIRFLOW_HOME.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="riffusion-tests-airflow-home-")
+os.environ.pop("AIRFLOW_CONFIG", None)
+
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -32,8 +32,9 @@ class RecordingTI:
 
 
 def logged(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> str:
-    """Task logs: Airflow 3 renders them with structlog to stdout, Airflow 2 through logging."""
-    return caplog.text + capsys.readouterr().out
+    """Task logs: Airflow 3 renders them with structlog to stdout, Airflow 2 through logging (and echoes)."""
+    out = capsys.readouterr().out
+    return caplog.text or out
 
 
 @pytest.fixture
