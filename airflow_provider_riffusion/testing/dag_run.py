@@ -53,22 +53,22 @@ class DagTestRun:
     def succeeded(self) -> bool:
         return self.returncode == 0 and self.state() == "success"
 
-    def _query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         with sqlite3.connect(self.airflow_home / "airflow.db") as db:
             return db.execute(sql, params).fetchall()
 
     def state(self) -> str | None:
         """The state of the DAG's most recent run."""
-        rows = self._query("SELECT state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", self.dag_id)
+        rows = self.query("SELECT state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", self.dag_id)
         return rows[0][0] if rows else None
 
     def task_states(self) -> dict[str, str]:
-        rows = self._query("SELECT task_id, state FROM task_instance WHERE dag_id = ?", self.dag_id)
+        rows = self.query("SELECT task_id, state FROM task_instance WHERE dag_id = ?", self.dag_id)
         return {task_id: state for task_id, state in rows}
 
     def xcom(self, task_id: str, key: str = "return_value") -> Any:
         """A task's XCom value, decoded from the JSON Airflow stores."""
-        rows = self._query(
+        rows = self.query(
             "SELECT value FROM xcom WHERE dag_id = ? AND task_id = ? AND key = ?", self.dag_id, task_id, key
         )
         if not rows:
@@ -77,7 +77,7 @@ class DagTestRun:
 
     def xcoms(self) -> list[tuple[str, str, Any]]:
         """Every XCom of the DAG as (task_id, key, value)."""
-        rows = self._query("SELECT task_id, key, value FROM xcom WHERE dag_id = ?", self.dag_id)
+        rows = self.query("SELECT task_id, key, value FROM xcom WHERE dag_id = ?", self.dag_id)
         return [(task_id, key, _decode_xcom(value)) for task_id, key, value in rows]
 
     def log_text(self) -> str:
