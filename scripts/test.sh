@@ -9,9 +9,10 @@ bash scripts/bootstrap.sh
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
 "$venv/bin/mypy" airflow_provider_riffusion
-"$venv/bin/python" -m pytest "$@"
+# Airflow's components start their helpers by name: the venv's bin goes first on PATH.
+PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" -m pytest "$@"
 if [ -z "${RIFFUSION_SKIP_AIRFLOW2:-}" ]; then
     echo "== Airflow 2.11.2 =="
     RIFFUSION_VENV=.venv-airflow-2.11 AIRFLOW_VERSION=2.11.2 bash scripts/bootstrap.sh
-    .venv-airflow-2.11/bin/python -m pytest -m "not airflow_cluster and not browser" "$@"
+    PATH="$PWD/.venv-airflow-2.11/bin:$PATH" .venv-airflow-2.11/bin/python -m pytest -m "not airflow_cluster and not browser" "$@"
 fi

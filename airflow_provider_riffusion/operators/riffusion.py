@@ -284,6 +284,9 @@ class CreateComposeOperator(_RiffusionOperator):
         }
 
     def execute(self, context: Context) -> dict[str, Any]:
+        # The "Riffusion song" link reads this key whenever Airflow renders links (also while
+        # deferred): an empty value until a song exists, rather than an XCom-not-found error.
+        context["ti"].xcom_push(key=SONG_URL_XCOM_KEY, value="")
         result = self.hook.create_compose(
             self.prompt_1,
             audio_upload_id=self.audio_upload_id,

@@ -147,10 +147,16 @@ class SongsCompletedTrigger(_RiffusionPollTrigger):
         from airflow_provider_riffusion.responses import song_summary
         from airflow_provider_riffusion.waiting import songs_are_ready
 
+        last: dict[str, list[str]] = {}
+
         async def check(client: Any) -> dict[str, Any] | None:
             songs: list[dict[str, Any]] = []
             for job_id in self.job_ids:
                 job_songs = await client.get_songs(job_id, self.user_id)
+                statuses = [str(song.get("status")) for song in job_songs]
+                if last.get(job_id) != statuses:
+                    self.log.info("Compose job %s: song status %s", job_id, statuses or "not created yet")
+                    last[job_id] = statuses
                 if not songs_are_ready(job_id, job_songs):
                     return None
                 songs.extend(song_summary(song) for song in job_songs)
