@@ -27,7 +27,8 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["login", "schema", "port"],
     "relabeling": {"password": "API token", "host": "Base URL"},
     "placeholders": {
-        "password": "useapi.net API token",
+        # The form cannot mark a standard field required, so the placeholder says it.
+        "password": "Required: your useapi.net API token",
         "host": DEFAULT_BASE_URL,
         "user_id": "optional, e.g. the account's user_id",
         "timeout": "60",

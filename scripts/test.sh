@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${RIFFUSION_VENV:-.venv}"
 bash scripts/bootstrap.sh
+bash scripts/install_browser.sh "$venv"
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
 "$venv/bin/mypy" airflow_provider_riffusion
