@@ -1,24 +1,23 @@
-"""Audio sources: turn what a DAG author passes as ``source`` into a re-openable byte stream.
+"""What an upload is: the audio kinds the API takes, the checks made before any request, and
+the re-openable, hashed byte stream the hook sends.
 
-Checks that can be made locally (the file exists, is not empty, is audio of a supported
-kind, the name is usable) run here, before any request, each failing with one line that says
-what to fix. The stream is re-opened from the start for every attempt, so a retried upload
-always re-sends the whole body, and it is read in chunks, never whole.
+Where the bytes come from is :mod:`airflow_provider_riffusion.sources`' job (local files, bytes
+and file objects, Airflow object storage, http(s) URLs). Every source gets the same checks here
+(name, type against the leading bytes, size), each failing with one line that says what to fix,
+and is re-opened from its first byte for every attempt, so a retried upload re-sends the whole
+body. Nothing is read whole.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import IO, Any, cast
-from urllib.parse import unquote, urlsplit
+from typing import IO, Any, NamedTuple
 
-from airflow_provider_riffusion.exceptions import RiffusionInputError
+from airflow_provider_riffusion.exceptions import RiffusionError, RiffusionInputError, RiffusionNetworkError
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +39,19 @@ CONTENT_TYPE_KINDS = {
 KIND_CONTENT_TYPES = {"mp3": "audio/mpeg", "m4a": "audio/mp4", "wav": "audio/wav"}
 """The Content-Type the API documents for each kind; aliases above are sent as these."""
 
+FILE_NAME_EXTENSIONS = (*EXTENSION_CONTENT_TYPES, ".mp4")
+"""Extensions removed from ``file_name``: the API wants the bare name (``.mp4`` is m4a's container)."""
+
 RECOMMENDED_MAX_BYTES = 50 * 1024 * 1024
 """The API recommends uploads under 50 MB; larger ones get a warning (``max_bytes`` refuses)."""
 
 CHUNK_SIZE = 1024 * 1024
+
+HEAD_BYTES = 16
+"""How many leading bytes :func:`sniff_kind` needs."""
+
+DEFAULT_FETCH_TIMEOUT = 60.0
+"""Seconds per network read of a remote source when the caller gives none."""
 
 _M4A_BRANDS = (b"M4A ", b"M4B ", b"M4P ", b"mp41", b"mp42", b"isom", b"iso2", b"dash")
 
@@ -59,50 +67,133 @@ def sniff_kind(head: bytes) -> str | None:
     return None
 
 
+class Opened(NamedTuple):
+    """One opening of a source: a stream at its first byte, and its size now (None: unknown)."""
+
+    stream: IO[bytes]
+    size: int | None
+
+
 @dataclass(frozen=True)
 class PreparedUpload:
-    """A validated upload: its name and type for the API, and a way to (re-)open its bytes."""
+    """A validated upload: its name and type for the API, and a way to (re-)open its bytes.
+
+    ``size`` is what preparing found; every opening measures again, because a retry sends what
+    the source holds then, with a Content-Length that must match it exactly.
+    """
 
     file_name: str
     content_type: str
     size: int | None
     description: str
-    opener: Callable[[], IO[bytes]]
+    opener: Callable[[], Opened]
+    max_bytes: int | None = None
+    release: Callable[[], None] | None = None
 
     def open(self) -> IO[bytes]:
         """A fresh binary stream positioned at the first byte."""
-        return self.opener()
+        return self.opener().stream
+
+    def open_reader(self) -> HashingReader:
+        """A fresh :class:`HashingReader` for one attempt, sized (Content-Length) when the size is known."""
+        stream, size = self.opener()
+        if size is not None:
+            try:
+                check_size(self.description, size, self.max_bytes, warn=False)
+            except RiffusionInputError:
+                stream.close()
+                raise
+        return HashingReader(stream, size, where=self.description, max_bytes=self.max_bytes)
+
+    def close(self) -> None:
+        """Let go of what preparing kept open (a remote response, an HTTP session)."""
+        if self.release is not None:
+            self.release()
+
+
+class SourceReadError(Exception):
+    """Reading the source failed while the body was being sent.
+
+    Deliberately not an ``OSError``: urllib3 would report one as a lost connection to the API.
+    The hook turns it into :meth:`riffusion_error`, which names the source.
+    """
+
+    def __init__(self, where: str, reason: str, *, fatal: RiffusionInputError | None = None):
+        super().__init__(f"Reading {where} failed: {reason}")
+        self.fatal = fatal
+
+    def riffusion_error(self, what: str, attempt: int) -> RiffusionError:
+        """A refusal stays one; anything else is a network failure the API provably did not take."""
+        if self.fatal is not None:
+            return self.fatal
+        tried = f" (attempt {attempt})" if attempt > 1 else ""
+        return RiffusionNetworkError(
+            f"{self} during {what}{tried}; the API received no complete body.", body_sent=False
+        )
 
 
 class HashingReader:
-    """Streams a file to the HTTP client while counting and hashing what was actually read.
+    """Streams a source to the HTTP client while counting and hashing what was actually read.
 
-    ``requests`` sends a body that has ``read`` in chunks; ``__len__`` gives it the
-    Content-Length when the size is known (chunked transfer otherwise). ``complete`` tells
-    whether the whole body left the reader: a connection lost before that provably did not
-    deliver the upload, so it may be retried without risking a duplicate.
+    ``requests`` sends a body that has ``read`` in chunks, with a Content-Length when the body
+    has ``__len__`` and chunked transfer otherwise: so only a reader of known size defines
+    ``__len__`` (``requests`` calls ``len()`` whenever the method exists). A sized reader never
+    yields more bytes than it announced, and fails (before the body is complete) on fewer.
+    ``complete`` tells whether the whole body left
+    the reader: a connection lost before that provably did not deliver the upload, so it may be
+    retried without risking a duplicate.
     """
 
-    def __init__(self, stream: IO[bytes], size: int | None):
+    def __new__(cls, stream: IO[bytes], size: int | None, **kwargs: Any) -> HashingReader:
+        if cls is HashingReader and size is not None:
+            return super().__new__(_SizedHashingReader)
+        return super().__new__(cls)
+
+    def __init__(self, stream: IO[bytes], size: int | None, *, where: str = "the source", max_bytes: int | None = None):
         self._stream = stream
         self._size = size
+        self._where = where
+        self._max_bytes = max_bytes
         self._sha256 = hashlib.sha256()
         self.bytes_read = 0
         self.complete = False
 
-    def __len__(self) -> int:
-        if self._size is None:
-            raise TypeError("size unknown")
-        return self._size
-
     def read(self, size: int = -1) -> bytes:
-        chunk = self._stream.read(CHUNK_SIZE if size is None or size < 0 else size)
-        if chunk:
-            self._sha256.update(chunk)
-            self.bytes_read += len(chunk)
-        elif size != 0:
+        if size == 0:
+            return b""
+        wanted = CHUNK_SIZE if size is None or size < 0 else size
+        if self._size is not None:
+            wanted = min(wanted, self._size - self.bytes_read)
+            if wanted <= 0:
+                # The announced body is out: the API may have taken it, so warn rather than fail (and retry).
+                if self._read(1):
+                    log.warning(
+                        "source %r grew while it was sent: sent the %d bytes it held when opened.",
+                        self._where,
+                        self._size,
+                    )
+                self.complete = True
+                return b""
+        chunk = self._read(wanted)
+        if not chunk:
+            if self._size is not None:
+                raise SourceReadError(self._where, f"it ended after {self.bytes_read} of {self._size} bytes")
             self.complete = True
+            return b""
+        self._sha256.update(chunk)
+        self.bytes_read += len(chunk)
+        if self._max_bytes is not None and self.bytes_read > self._max_bytes:
+            refusal = RiffusionInputError(
+                f"source {self._where!r} is over max_bytes={self._max_bytes}: use a smaller file or raise max_bytes."
+            )
+            raise SourceReadError(self._where, str(refusal), fatal=refusal)
         return chunk
+
+    def _read(self, size: int) -> bytes:
+        try:
+            return self._stream.read(size) or b""
+        except Exception as error:
+            raise SourceReadError(self._where, describe_error(error)) from error
 
     def __iter__(self) -> Iterator[bytes]:
         while chunk := self.read(CHUNK_SIZE):
@@ -115,134 +206,56 @@ class HashingReader:
     def close(self) -> None:
         self._stream.close()
 
+    def __enter__(self) -> HashingReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _SizedHashingReader(HashingReader):
+    """A reader of known size: ``len()`` is the Content-Length."""
+
+    def __len__(self) -> int:
+        return self._size or 0
+
+
+def describe_error(error: BaseException) -> str:
+    """A short, single-line reason that never repeats a URL (it might carry credentials)."""
+    text = " ".join(str(error).split())
+    if not text or "://" in text or "url:" in text.lower() or len(text) > 200:
+        return type(error).__name__
+    return f"{type(error).__name__}: {text}"
+
 
 def prepare_upload(
     source: Any,
     file_name: str | None = None,
     content_type: str | None = None,
     max_bytes: int | None = None,
+    *,
+    conn_id: str | None = None,
+    timeout: float = DEFAULT_FETCH_TIMEOUT,
 ) -> PreparedUpload:
-    """Validate ``source`` and the upload's name and type, before anything is sent."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return _prepare_bytes(bytes(source), file_name, content_type, max_bytes)
-    if hasattr(source, "read"):
-        return _prepare_file_object(source, file_name, content_type, max_bytes)
-    if isinstance(source, (str, os.PathLike)):
-        return _prepare_path(_local_path(source), file_name, content_type, max_bytes)
-    raise RiffusionInputError(
-        f"source of type {type(source).__name__} is not supported: pass a local path, a file:// URI, "
-        "bytes or a binary file object."
-    )
+    """Validate ``source`` and the upload's name and type, before anything is sent to the API.
+
+    The kind of source picks a module of :mod:`airflow_provider_riffusion.sources`. ``conn_id``
+    is the Airflow connection of an object-storage source; ``timeout`` bounds each network read
+    of a remote source.
+    """
+    from airflow_provider_riffusion.sources import prepare_source
+
+    return prepare_source(source, file_name, content_type, max_bytes, conn_id=conn_id, timeout=timeout)
 
 
-def _local_path(source: str | os.PathLike[str]) -> Path:
-    text = os.fspath(source).strip()
-    if not text:
-        raise RiffusionInputError("source is empty: pass the path of an mp3, m4a or wav file.")
-    parts = urlsplit(text)
-    if parts.scheme == "file":
-        return Path(unquote(parts.path))
-    if parts.scheme and len(parts.scheme) > 1:
-        raise RiffusionInputError(
-            f"source {text!r} uses the {parts.scheme}:// scheme, which this version cannot read: "
-            "pass a local path or a file:// URI."
-        )
-    return Path(text).expanduser()
-
-
-def _prepare_path(path: Path, file_name: str | None, content_type: str | None, max_bytes: int | None) -> PreparedUpload:
-    if not path.exists():
-        raise RiffusionInputError(f"source {str(path)!r} does not exist: check the path on the worker.")
-    if path.is_dir():
-        raise RiffusionInputError(f"source {str(path)!r} is a directory: pass one audio file.")
-    size = path.stat().st_size
-    with path.open("rb") as stream:
-        head = stream.read(16)
-    kind = _resolve_kind(str(path), path.suffix, head, content_type)
-    _check_size(str(path), size, max_bytes)
-    return PreparedUpload(
-        file_name=_resolve_file_name(file_name, path.name),
-        content_type=_content_type_for(kind, content_type),
-        size=size,
-        description=str(path),
-        opener=lambda: path.open("rb"),
-    )
-
-
-def _prepare_bytes(
-    data: bytes, file_name: str | None, content_type: str | None, max_bytes: int | None
-) -> PreparedUpload:
-    if not file_name:
-        raise RiffusionInputError("file_name is required when source is bytes: the API needs a name.")
-    suffix = PurePosixPath(file_name).suffix
-    kind = _resolve_kind("the bytes", suffix, data[:16], content_type)
-    _check_size("the bytes", len(data), max_bytes)
-    return PreparedUpload(
-        file_name=_resolve_file_name(file_name, file_name),
-        content_type=_content_type_for(kind, content_type),
-        size=len(data),
-        description=f"{len(data)} bytes in memory",
-        opener=lambda: io.BytesIO(data),
-    )
-
-
-def _prepare_file_object(
-    stream: IO[bytes], file_name: str | None, content_type: str | None, max_bytes: int | None
-) -> PreparedUpload:
-    name = file_name or os.path.basename(str(getattr(stream, "name", "") or ""))
-    if not name:
-        raise RiffusionInputError("file_name is required when source is a file object without a name.")
-    if not (hasattr(stream, "seek") and hasattr(stream, "tell")) or not stream.seekable():
-        raise RiffusionInputError(
-            "source is a file object that cannot seek: a retried upload must re-send it from the start. "
-            "Pass a path, bytes or a seekable binary file."
-        )
-    if isinstance(stream, io.TextIOBase) or "b" not in getattr(stream, "mode", "b"):
-        raise RiffusionInputError("source is a text file object: open the file in binary mode ('rb').")
-    start = stream.tell()
-    head = stream.read(16)
-    end = stream.seek(0, os.SEEK_END)
-    stream.seek(start)
-    size = end - start
-    kind = _resolve_kind(name, PurePosixPath(name).suffix, head, content_type)
-    _check_size(name, size, max_bytes)
-
-    def reopen() -> IO[bytes]:
-        stream.seek(start)
-        return cast(IO[bytes], _Unclosable(stream))
-
-    return PreparedUpload(
-        file_name=_resolve_file_name(file_name, name),
-        content_type=_content_type_for(kind, content_type),
-        size=size,
-        description=f"file object {name!r}",
-        opener=reopen,
-    )
-
-
-class _Unclosable(io.RawIOBase):
-    """Lets the hook close what it opened without closing a caller's own file object."""
-
-    def __init__(self, stream: IO[bytes]):
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        return self._stream.read(size)
-
-    def close(self) -> None:  # the caller owns the stream
-        pass
-
-
-def _resolve_kind(where: str, suffix: str, head: bytes, content_type: str | None) -> str:
-    """The audio kind from the explicit content type, the extension and the leading bytes, which must agree."""
+def resolve_kind(where: str, suffix: str, head: bytes, content_type: str | None, hint: str | None = None) -> str:
+    """The audio kind from the explicit content type, the extension (or a remote's Content-Type,
+    ``hint``, when there is no audio extension) and the leading bytes, which must agree."""
     if not head:
         raise RiffusionInputError(f"source {where!r} is empty (0 bytes): pass a non-empty audio file.")
     declared: str | None = None
     if content_type:
-        declared = CONTENT_TYPE_KINDS.get(content_type.split(";")[0].strip().lower())
+        declared = CONTENT_TYPE_KINDS.get(_media_type(content_type))
         if declared is None:
             raise RiffusionInputError(
                 f"content_type {content_type!r} is not one the API takes: use audio/mpeg (mp3), "
@@ -251,7 +264,8 @@ def _resolve_kind(where: str, suffix: str, head: bytes, content_type: str | None
     suffix = suffix.lower()
     from_extension = EXTENSION_CONTENT_TYPES.get(suffix)
     extension_kind = CONTENT_TYPE_KINDS[from_extension] if from_extension else None
-    if suffix and extension_kind is None and declared is None:
+    hinted = CONTENT_TYPE_KINDS.get(_media_type(hint)) if hint and not extension_kind else None
+    if suffix and extension_kind is None and declared is None and hinted is None:
         raise RiffusionInputError(
             f"source {where!r} has extension {suffix!r}: the API takes .mp3, .m4a or .wav "
             "(or pass content_type explicitly)."
@@ -261,8 +275,13 @@ def _resolve_kind(where: str, suffix: str, head: bytes, content_type: str | None
             f"content_type {content_type!r} contradicts the extension of {where!r} ({suffix}): fix one of them."
         )
     sniffed = sniff_kind(head)
-    claimed = declared or extension_kind
+    claimed = declared or extension_kind or hinted
     if claimed and sniffed and claimed != sniffed:
+        if claimed == hinted and not declared:
+            raise RiffusionInputError(
+                f"source {where!r} is served as {hint} ({claimed}) but its bytes are {sniffed}: "
+                "pass content_type to say what it is."
+            )
         raise RiffusionInputError(
             f"source {where!r} is named or typed as {claimed} but its bytes are {sniffed}: "
             "fix the extension or content_type."
@@ -275,18 +294,34 @@ def _resolve_kind(where: str, suffix: str, head: bytes, content_type: str | None
     return kind
 
 
-def _content_type_for(kind: str, content_type: str | None) -> str:
+def check_same_kind(where: str, kind: str, head: bytes) -> None:
+    """A re-opened remote source must still hold the kind of audio it was prepared as."""
+    sniffed = sniff_kind(head)
+    if not head or (sniffed and sniffed != kind):
+        found = sniffed or "empty"
+        raise RiffusionInputError(f"source {where!r} changed between attempts: it was {kind}, now {found}.")
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";")[0].strip().lower()
+
+
+def content_type_for(kind: str, content_type: str | None) -> str:
     """An explicit content type is sent as given (normalized); otherwise the kind's documented one."""
     if content_type:
-        return content_type.split(";")[0].strip().lower()
+        return _media_type(content_type)
     return KIND_CONTENT_TYPES[kind]
 
 
-def _resolve_file_name(file_name: str | None, fallback: str) -> str:
+def resolve_file_name(file_name: str | None, fallback: str) -> str:
     """The API's ``file_name``: without an audio extension; defaults to the source's stem."""
+    if file_name is not None and not isinstance(file_name, str):
+        raise RiffusionInputError(f"file_name must be a string, got {type(file_name).__name__}.")
     name = (file_name if file_name is not None else fallback).strip()
+    if name.lower() in FILE_NAME_EXTENSIONS:
+        raise RiffusionInputError(f"file_name {name!r} is only an extension: pass a name for the track.")
     stem, suffix = os.path.splitext(name)
-    if suffix.lower() in EXTENSION_CONTENT_TYPES:
+    if suffix.lower() in FILE_NAME_EXTENSIONS:
         name = stem
     if not name:
         raise RiffusionInputError("file_name is empty: pass a name for the track (without extension).")
@@ -295,12 +330,15 @@ def _resolve_file_name(file_name: str | None, fallback: str) -> str:
     return name
 
 
-def _check_size(where: str, size: int, max_bytes: int | None) -> None:
+def check_size(where: str, size: int | None, max_bytes: int | None, *, warn: bool = True) -> None:
+    """Refuse an empty source or one over ``max_bytes``; warn over the API's recommended 50 MB."""
+    if size is None:
+        return
     if size == 0:
         raise RiffusionInputError(f"source {where!r} is empty (0 bytes): pass a non-empty audio file.")
     if max_bytes is not None and size > max_bytes:
         raise RiffusionInputError(
             f"source {where!r} is {size} bytes, over max_bytes={max_bytes}: use a smaller file or raise max_bytes."
         )
-    if size > RECOMMENDED_MAX_BYTES:
+    if warn and size > RECOMMENDED_MAX_BYTES:
         log.warning("source %r is %.1f MB; the Riffusion API recommends uploads under 50 MB.", where, size / 1e6)

@@ -364,12 +364,23 @@ def test_empty_file_object_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "source", ["s3://bucket/song.mp3", "gs://bucket/song.wav", "memory://song.m4a", "https://example.com/a.mp3"]
+    ("source", "provider"),
+    [
+        ("s3://bucket/song.mp3", "apache-airflow-providers-amazon"),
+        ("gs://bucket/song.wav", "apache-airflow-providers-google"),
+    ],
 )
-def test_remote_schemes_refused_for_now(source: str) -> None:
+def test_object_storage_without_its_filesystem_refused(source: str, provider: str) -> None:
+    # Object storage is read through Airflow (tests/test_sources.py); a scheme whose provider is
+    # not installed is refused before any request, naming what to install.
     scheme = source.split("://")[0]
-    with refused(f"{scheme}://", "file://"):
+    with refused(source, f"{scheme}://", provider):
         prepare_upload(source)
+
+
+def test_unknown_scheme_refused() -> None:
+    with refused("zzz://bucket/song.mp3", "object-storage URI"):
+        prepare_upload("zzz://bucket/song.mp3")
 
 
 @pytest.mark.parametrize("source", ["", "   "])
