@@ -88,12 +88,16 @@ class RiffusionAsyncClient:
 
     async def get_upload_status(self, job_id: str, user_id: str | None = None) -> dict[str, Any]:
         from airflow_provider_riffusion.responses import normalize_upload_status
+        from airflow_provider_riffusion.waiting import require_id
 
+        job_id = require_id("job_id", job_id)  # never send ``?id=``: the same check as the hook's
         body = await self._get(UPLOAD_PATH, self.settings.params(user_id, id=job_id), f"the status of upload {job_id}")
         return normalize_upload_status(job_id, body)
 
     async def get_songs(self, job_id: str, user_id: str | None = None) -> list[dict[str, Any]]:
         from airflow_provider_riffusion.responses import normalize_songs
+        from airflow_provider_riffusion.waiting import require_id
 
+        job_id = require_id("job_id", job_id)
         body = await self._get(SONGS_PATH, self.settings.params(user_id, id=job_id), f"the songs of job {job_id}")
         return normalize_songs(job_id, body)

@@ -99,5 +99,9 @@ class RiffusionResponseError(RiffusionError):
     """A 2xx answer that is not the JSON the API documents (malformed, or a field is missing)."""
 
 
+class RiffusionUnconfirmedError(RiffusionResponseError, RiffusionFatalError):
+    """A create call (upload, compose) got a 2xx without a usable job id: the API may have acted, so no retry."""
+
+
 class RiffusionWaitTimeoutError(RiffusionFatalError):
     """A wait for an upload or a song passed its deadline."""

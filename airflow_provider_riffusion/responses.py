@@ -53,7 +53,7 @@ def decode_json(status: int, headers: Mapping[str, str], text: str, what: str) -
 def error_from_response(status: int, text: str, what: str, attempts: int = 1) -> RiffusionError:
     """Map a non-2xx answer to the exception class and message a DAG author can act on."""
     api_error = _api_error_text(text)
-    detail = f": {api_error}" if api_error else ""
+    detail = f": {_without_final_period(api_error)}" if api_error else ""
     tried = f" after {attempts} attempts" if attempts > 1 else ""
     if status == 400:
         return RiffusionBadRequestError(
@@ -133,6 +133,11 @@ def _api_error_text(text: str) -> str | None:
     return _excerpt(text) or None
 
 
+def _without_final_period(sentence: str) -> str:
+    """The API's sentence inside ours: its final period would double ours ("accounts.. Re-register")."""
+    return sentence[:-1] if sentence.endswith(".") and not sentence.endswith("...") else sentence
+
+
 def _excerpt(text: str) -> str:
     """One line of a body for a message: tags stripped (proxies send HTML), whitespace folded."""
     plain = re.sub(r"<[^>]+>", " ", text)
@@ -143,7 +148,8 @@ def _excerpt(text: str) -> str:
 def _require_dict(body: Any, what: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise RiffusionResponseError(
-            f"The Riffusion API answered {what} with {type(body).__name__} JSON, expected an object."
+            f"The Riffusion API answered {what} with {type(body).__name__} JSON, expected an object. "
+            "Check that the connection's host points at the Riffusion API."
         )
     return body
 
@@ -210,7 +216,8 @@ def normalize_compose(body: Any) -> dict[str, Any]:
     if not job_ids:
         raise RiffusionResponseError(
             "The Riffusion API accepted the compose request but returned no job id "
-            f"(fields: {sorted(body)}). The songs cannot be tracked."
+            f"(fields: {sorted(body)}). The songs cannot be tracked: check the API revision, and the "
+            "account's songs before composing again."
         )
     return {"job_ids": job_ids, "response": body}
 
@@ -219,7 +226,8 @@ def normalize_songs(job_id: str, body: Any) -> list[dict[str, Any]]:
     """GET music always answers a JSON array; anything else is a response error."""
     if not isinstance(body, list):
         raise RiffusionResponseError(
-            f"The Riffusion API answered the songs of job {job_id} with {type(body).__name__}, expected a list."
+            f"The Riffusion API answered the songs of job {job_id} with {type(body).__name__}, expected a list. "
+            "Check that the connection's host points at the Riffusion API."
         )
     return [song for song in body if isinstance(song, dict)]
 

@@ -61,7 +61,7 @@ class RetryPolicy:
         def before_sleep(retry_state: tenacity.RetryCallState) -> None:
             error = retry_state.outcome.exception() if retry_state.outcome else None
             log.warning(
-                "Riffusion %s failed (attempt %d of %d): %s; retrying in %.1f s",
+                "Riffusion API: %s failed (attempt %d of %d): %s; retrying in %.2f s",
                 what,
                 retry_state.attempt_number,
                 self.max_attempts,

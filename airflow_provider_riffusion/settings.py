@@ -7,6 +7,7 @@ the triggerer. Every check fails with one line that says which field to fix.
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -49,9 +50,12 @@ class RiffusionSettings:
         return params
 
     def scrub(self, error: E) -> E:
-        """Belt and braces: no message leaves a client with the token in it."""
+        """Belt and braces: no message (nor the API's ``error`` text kept beside it) leaves a client with the token."""
         if self.token and any(self.token in str(arg) for arg in error.args):
             error.args = tuple(str(arg).replace(self.token, "***") for arg in error.args)
+        api_error = getattr(error, "api_error", None)
+        if self.token and isinstance(api_error, str) and self.token in api_error:
+            error.api_error = api_error.replace(self.token, "***")  # type: ignore[attr-defined]
         return error
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,11 +90,20 @@ def settings_from_connection(
     allow_http = _extra(extra, "allow_insecure_http")
     base_url = normalize_base_url(conn_id, host, allow_insecure_http=str(allow_http).lower() in _TRUE_WORDS)
     user_id = _extra(extra, "user_id")
+    attempts = _pick(conn_id, "max_attempts", max_attempts, _extra(extra, "max_attempts"), DEFAULT_MAX_ATTEMPTS)
+    if not attempts.is_integer():
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' max_attempts={attempts:g} is not a whole number: give a count such as 5."
+        )
+    timeout = _pick(conn_id, "timeout", request_timeout, _extra(extra, "timeout"), DEFAULT_TIMEOUT)
+    if timeout <= 0:
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' timeout={timeout:g} must be more than 0 seconds: set it to, for example, "
+            f"{DEFAULT_TIMEOUT:g}, or remove it for the default."
+        )
     try:
         retry = RetryPolicy(
-            max_attempts=int(
-                _pick(conn_id, "max_attempts", max_attempts, _extra(extra, "max_attempts"), DEFAULT_MAX_ATTEMPTS)
-            ),
+            max_attempts=int(attempts),
             min_delay=_pick(conn_id, "retry_min_delay", min_delay, _extra(extra, "retry_min_delay"), DEFAULT_MIN_DELAY),
             max_delay=_pick(conn_id, "retry_max_delay", max_delay, _extra(extra, "retry_max_delay"), DEFAULT_MAX_DELAY),
         )
@@ -103,7 +116,7 @@ def settings_from_connection(
         base_url=base_url,
         token=token,
         user_id=str(user_id).strip() if user_id not in (None, "") else None,
-        timeout=_pick(conn_id, "timeout", request_timeout, _extra(extra, "timeout"), DEFAULT_TIMEOUT),
+        timeout=timeout,
         retry=retry,
     )
 
@@ -117,8 +130,17 @@ def normalize_base_url(conn_id: str, host: str | None, *, allow_insecure_http: b
     raw = (host or "").strip()
     if not raw:
         return DEFAULT_BASE_URL
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = urlsplit("")
+    if parts.username is not None or parts.password is not None:
+        # It would be shown wherever the base URL is (error messages, logs): keep credentials out of it.
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' host has credentials in it (user:password@): remove them; the API token "
+            "belongs in the connection's password field."
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(char.isspace() for char in raw):
         raise RiffusionConnectionConfigError(
             f"Connection '{conn_id}' host {raw!r} is not a base URL: use the form "
             f"http(s)://host[:port]/path, for example {DEFAULT_BASE_URL}, or leave it empty."
@@ -167,6 +189,10 @@ def _pick(conn_id: str, name: str, *candidates: Any) -> float:
         raise RiffusionConnectionConfigError(
             f"Connection '{conn_id}' {name}={value!r} is not a number: give it in seconds or as a count."
         ) from None
+    if not math.isfinite(number):
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' {name}={value!r} is not a finite number: give it in seconds or as a count."
+        )
     if number < 0:
         raise RiffusionConnectionConfigError(f"Connection '{conn_id}' {name}={value!r} must not be negative.")
     return number

@@ -237,6 +237,12 @@ def test_compose_operator_defers_while_songs_render(connection: RiffusionEmulato
 
 
 def test_templated_fields_are_the_documented_ones() -> None:
-    assert set(UploadAudioOperator.template_fields) == {"source", "file_name", "content_type", "user_id"}
+    assert set(UploadAudioOperator.template_fields) == {
+        "source",
+        "source_conn_id",
+        "file_name",
+        "content_type",
+        "user_id",
+    }
     assert set(UploadCompletedSensor.template_fields) == {"job_id", "user_id"}
     assert {"prompt_1", "lyrics", "title", "audio_upload_id", "user_id"} <= set(CreateComposeOperator.template_fields)

@@ -12,7 +12,9 @@ from airflow_provider_riffusion.exceptions import (
     RiffusionError,
     RiffusionNetworkError,
     RiffusionRateLimitError,
+    RiffusionResponseError,
     RiffusionTransientError,
+    RiffusionUnconfirmedError,
 )
 
 if TYPE_CHECKING:
@@ -237,45 +239,77 @@ class RiffusionHook(BaseHook):
         user_id: str | None = None,
         *,
         max_bytes: int | None = None,
+        source_conn_id: str | None = None,
     ) -> dict[str, Any]:
-        """Upload one track, streamed from ``source``; every retry re-sends it from the first byte.
+        """Upload one track, streamed from ``source``; every attempt re-opens it and re-sends it whole.
+
+        ``source`` is a local path or ``file://`` URI, an ``ObjectStoragePath`` or object-storage
+        URI (``s3://``, ``gs://``, ``memory://`` ... read through Airflow's object storage with
+        the path's ``conn_id``, else ``source_conn_id``), an ``http(s)://`` URL (a new GET per
+        attempt), bytes, or a seekable binary file object. A source of known size is sent with a
+        Content-Length, any other chunked; neither is ever read whole.
 
         :return: ``job_id`` (for the status endpoint), ``audio_upload_id`` (for compose),
             ``is_flagged``, ``file_name``, ``content_type``, ``bytes`` and ``sha256`` of what was sent.
         """
-        from airflow_provider_riffusion.audio import HashingReader, prepare_upload
+        from airflow_provider_riffusion.audio import SourceReadError, prepare_upload
         from airflow_provider_riffusion.responses import normalize_upload
 
-        prepared = prepare_upload(source, file_name, content_type, max_bytes)
-        params = self.settings.params(user_id, file_name=prepared.file_name)
-        what = f"the upload of {prepared.file_name!r}"
-        self.log.info(
-            "Uploading %s as %r (%s, %s bytes)",
-            prepared.description,
-            prepared.file_name,
-            prepared.content_type,
-            prepared.size if prepared.size is not None else "unknown",
-        )
-        for attempt in self.settings.retry.retrying(retry_upload, what):
-            with attempt, prepared.open() as stream:
-                reader = HashingReader(stream, prepared.size)
-                body = self._request(
-                    "POST",
-                    UPLOAD_PATH,
-                    what=what,
-                    attempt=attempt.retry_state.attempt_number,
-                    params=params,
-                    data=reader,
-                    headers={"Content-Type": prepared.content_type},
+        # Reading a remote source is idempotent: its transient failures are retried like GETs.
+        for attempt in self.settings.retry.retrying(retry_read, "reading the upload's source"):
+            with attempt:
+                prepared = prepare_upload(
+                    source,
+                    file_name,
+                    content_type,
+                    max_bytes,
+                    conn_id=source_conn_id,
+                    timeout=self.settings.timeout,
                 )
-        result = normalize_upload(body)
+        try:
+            params = self.settings.params(user_id, file_name=prepared.file_name)
+            what = f"the upload of {prepared.file_name!r}"
+            self.log.info(
+                "Uploading %s as %r (%s, %s)",
+                prepared.description,
+                prepared.file_name,
+                prepared.content_type,
+                f"{prepared.size} bytes" if prepared.size is not None else "size unknown: sent chunked",
+            )
+            for attempt in self.settings.retry.retrying(retry_upload, what):
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    with prepared.open_reader() as reader:
+                        try:
+                            body = self._request(
+                                "POST",
+                                UPLOAD_PATH,
+                                what=what,
+                                attempt=number,
+                                params=params,
+                                data=reader,
+                                headers={"Content-Type": prepared.content_type},
+                            )
+                        except SourceReadError as error:
+                            raise self.settings.scrub(error.riffusion_error(what, number)) from None
+            result = normalize_upload(body)
+        except RiffusionResponseError as error:
+            # A 2xx that cannot be read may still have stored the track: re-running would upload twice.
+            raise self.settings.scrub(
+                RiffusionUnconfirmedError(
+                    f"{error} The track may have been stored: check the account before running the task again.",
+                    http_status=error.http_status,
+                )
+            ) from None
+        finally:
+            prepared.close()
         result.update(
             file_name=prepared.file_name,
             content_type=prepared.content_type,
             bytes=reader.bytes_read,
             sha256=reader.sha256,
         )
-        self.log.info("Uploaded %r: job_id=%s", prepared.file_name, result["job_id"])
+        self.log.info("Uploaded %r: job_id=%s (%d bytes)", prepared.file_name, result["job_id"], reader.bytes_read)
         return result
 
     def get_upload_status(self, job_id: str, user_id: str | None = None) -> dict[str, Any]:
@@ -332,8 +366,19 @@ class RiffusionHook(BaseHook):
             reply_ref=reply_ref,
             **numbers,
         )
-        body = self._call("POST", COMPOSE_PATH, what="the compose request", should_retry=retry_compose, json=payload)
-        result = normalize_compose(body)
+        try:
+            body = self._call(
+                "POST", COMPOSE_PATH, what="the compose request", should_retry=retry_compose, json=payload
+            )
+            result = normalize_compose(body)
+        except RiffusionResponseError as error:
+            # A 2xx that cannot be read may still have started songs: re-running would compose twice.
+            raise self.settings.scrub(
+                RiffusionUnconfirmedError(
+                    f"{error} Songs may have been started: check the account before running the task again.",
+                    http_status=error.http_status,
+                )
+            ) from None
         self.log.info("Compose started: job_ids=%s", result["job_ids"])
         return result
 
@@ -392,9 +437,15 @@ def _caused_by_new_connection(error: BaseException) -> bool:
 
 def _root_reason(error: BaseException) -> str:
     """The innermost OS-level reason ('Connection refused'), not urllib3's nested reprs."""
+    import http.client
+
     timed_out = False
+    described: str | None = None
     for current in _error_chain(error):
         if isinstance(current, OSError) and current.strerror:
             return current.strerror
+        if described is None and isinstance(current, http.client.HTTPException) and str(current):
+            # http.client's own words, e.g. RemoteDisconnected: 'Remote end closed connection without response'
+            described = " ".join(str(current).split())[:120]
         timed_out = timed_out or isinstance(current, TimeoutError) or "timed out" in str(current).lower()
-    return "timed out" if timed_out else type(error).__name__
+    return "timed out" if timed_out else described or type(error).__name__

@@ -6,9 +6,9 @@ the hook, HTTP clients and triggers load when a task runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, conf
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 
 SONG_URL_XCOM_KEY = "riffusion_song_url"
+
+T = TypeVar("T")
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -87,6 +89,17 @@ class _RiffusionOperator(BaseOperator):
 
         return time.time() + self.timeout
 
+    def _check_once(self, check: Callable[[], T | None], what: str) -> T | None:
+        """The check before deferring or waiting: a blip there means "not ready yet", never a failed
+        task, because a retried task would upload or compose a second time."""
+        from airflow_provider_riffusion.waiting import BLIP_ERRORS
+
+        try:
+            return check()
+        except BLIP_ERRORS as error:
+            self.log.warning("%s: first check failed, waiting anyway: %s", what, error)
+            return None
+
     def _wait_kwargs(self) -> dict[str, Any]:
         return {
             "poll_interval": self.poll_interval,
@@ -100,7 +113,17 @@ class UploadAudioOperator(_RiffusionOperator):
     """
     Upload an audio track (mp3, m4a or wav) to the Riffusion API.
 
-    :param source: The track: a local path or ``file://`` URI (templated). Streamed, never read whole.
+    :param source: The track (templated), streamed to the API and never read whole: a local path
+        or ``file://`` URI; an ``ObjectStoragePath`` or object-storage URI read through Airflow's
+        object storage (``s3://``, ``gs://``, ``memory://`` ...; the scheme's provider must be
+        installed, and the connection is the path's ``conn_id``:
+        ``ObjectStoragePath("s3://bucket/key", conn_id="aws_default")`` or
+        ``s3://aws_default@bucket/key``); or an ``http(s)://`` URL, fetched with a new GET for
+        every attempt (the provider's messages name it without user info or query). A source of
+        known size is sent with a Content-Length, any other chunked. The type comes from the
+        extension, else the remote's Content-Type or the leading bytes, and must agree with them.
+    :param source_conn_id: The Airflow connection for a string object-storage URI (templated),
+        e.g. ``aws_default`` for ``s3://bucket/key``.
     :param file_name: The name the API records (templated); defaults to the source's stem, and a
         trailing audio extension is removed.
     :param content_type: ``audio/mpeg``, ``audio/mp4`` or ``audio/wav``; inferred from the
@@ -119,7 +142,7 @@ class UploadAudioOperator(_RiffusionOperator):
     (for compose), ``is_flagged``, ``file_name``, ``content_type``, ``bytes``, ``sha256``.
     """
 
-    template_fields: Sequence[str] = ("source", "file_name", "content_type", "user_id")
+    template_fields: Sequence[str] = ("source", "source_conn_id", "file_name", "content_type", "user_id")
     ui_color = "#f3d1ff"
 
     def __init__(
@@ -129,6 +152,7 @@ class UploadAudioOperator(_RiffusionOperator):
         file_name: str | None = None,
         content_type: str | None = None,
         max_bytes: int | None = None,
+        source_conn_id: str | None = None,
         fail_on_flagged: bool = False,
         timeout: float | timedelta = DEFAULT_UPLOAD_TIMEOUT,
         **kwargs: Any,
@@ -138,6 +162,7 @@ class UploadAudioOperator(_RiffusionOperator):
         self.file_name = file_name
         self.content_type = content_type
         self.max_bytes = max_bytes
+        self.source_conn_id = source_conn_id
         self.fail_on_flagged = fail_on_flagged
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -147,6 +172,7 @@ class UploadAudioOperator(_RiffusionOperator):
             content_type=self.content_type,
             user_id=self.user_id,
             max_bytes=self.max_bytes,
+            source_conn_id=self.source_conn_id,
         )
         if not self.wait_for_completion:
             return upload
@@ -155,33 +181,32 @@ class UploadAudioOperator(_RiffusionOperator):
         context["ti"].xcom_push(key="audio_upload_id", value=upload["audio_upload_id"])
         from airflow_provider_riffusion.waiting import upload_is_ready, wait_until
 
-        status = self.hook.get_upload_status(upload["job_id"], self.user_id)
-        if upload_is_ready(status, fail_on_flagged=self.fail_on_flagged, log=self.log):
-            return {**upload, **status}
-        if self.deferrable:
-            from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger
-
-            self.defer(
-                trigger=UploadCompletedTrigger(
-                    job_id=upload["job_id"],
-                    user_id=self.user_id,
-                    riffusion_conn_id=self.riffusion_conn_id,
-                    poll_interval=self.poll_interval,
-                    deadline=self._deadline(),
-                    fail_on_flagged=self.fail_on_flagged,
-                    max_consecutive_errors=self.max_consecutive_errors,
-                ),
-                method_name="execute_complete",
-                kwargs={"upload": upload},
-            )
-
         def check() -> dict[str, Any] | None:
             current = self.hook.get_upload_status(upload["job_id"], self.user_id)
             ready = upload_is_ready(current, fail_on_flagged=self.fail_on_flagged, log=self.log)
             return current if ready else None
 
-        status = wait_until(check, what=f"Upload {upload['job_id']}", **self._wait_kwargs())
-        return {**upload, **status}
+        what = f"Upload {upload['job_id']}"
+        if not self.deferrable:
+            return {**upload, **wait_until(check, what=what, **self._wait_kwargs())}
+        status = self._check_once(check, what)
+        if status is not None:
+            return {**upload, **status}
+        from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger
+
+        self.defer(
+            trigger=UploadCompletedTrigger(
+                job_id=upload["job_id"],
+                user_id=self.user_id,
+                riffusion_conn_id=self.riffusion_conn_id,
+                poll_interval=self.poll_interval,
+                deadline=self._deadline(),
+                fail_on_flagged=self.fail_on_flagged,
+                max_consecutive_errors=self.max_consecutive_errors,
+            ),
+            method_name="execute_complete",
+            kwargs={"upload": upload},
+        )
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, upload: dict[str, Any] | None = None
@@ -305,29 +330,30 @@ class CreateComposeOperator(_RiffusionOperator):
         context["ti"].xcom_push(key="job_ids", value=result["job_ids"])
         from airflow_provider_riffusion.waiting import wait_until
 
-        songs = self._songs_if_ready(result["job_ids"])
-        if songs is None and self.deferrable:
-            from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger
+        what = f"Compose jobs {result['job_ids']}"
 
-            self.defer(
-                trigger=SongsCompletedTrigger(
-                    job_ids=result["job_ids"],
-                    user_id=self.user_id,
-                    riffusion_conn_id=self.riffusion_conn_id,
-                    poll_interval=self.poll_interval,
-                    deadline=self._deadline(),
-                    max_consecutive_errors=self.max_consecutive_errors,
-                ),
-                method_name="execute_complete",
-                kwargs={"compose": result},
-            )
-        if songs is None:
-            songs = wait_until(
-                lambda: self._songs_if_ready(result["job_ids"]),
-                what=f"Compose jobs {result['job_ids']}",
-                **self._wait_kwargs(),
-            )
-        return self._with_songs(context, result, songs)
+        def check() -> list[dict[str, Any]] | None:
+            return self._songs_if_ready(result["job_ids"])
+
+        if not self.deferrable:
+            return self._with_songs(context, result, wait_until(check, what=what, **self._wait_kwargs()))
+        songs = self._check_once(check, what)
+        if songs is not None:
+            return self._with_songs(context, result, songs)
+        from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger
+
+        self.defer(
+            trigger=SongsCompletedTrigger(
+                job_ids=result["job_ids"],
+                user_id=self.user_id,
+                riffusion_conn_id=self.riffusion_conn_id,
+                poll_interval=self.poll_interval,
+                deadline=self._deadline(),
+                max_consecutive_errors=self.max_consecutive_errors,
+            ),
+            method_name="execute_complete",
+            kwargs={"compose": result},
+        )
 
     def _songs_if_ready(self, job_ids: list[str]) -> list[dict[str, Any]] | None:
         from airflow_provider_riffusion.responses import song_summary

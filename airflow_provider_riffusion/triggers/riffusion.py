@@ -11,14 +11,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_riffusion import exceptions
 from airflow_provider_riffusion.waiting import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
 
+if TYPE_CHECKING:
+    from airflow_provider_riffusion.settings import RiffusionSettings
+
 EVENT_STATUSES = frozenset({"success", "failed", "error", "timeout"})
+
+
+def _one_line(error: BaseException) -> str:
+    """An error's text folded onto one line, as every message of the provider is."""
+    return " ".join(str(error).split())
 
 
 class _RiffusionPollTrigger(BaseTrigger):
@@ -55,6 +63,7 @@ class _RiffusionPollTrigger(BaseTrigger):
         from airflow_provider_riffusion.waiting import BLIP_ERRORS
 
         errors = 0
+        settings: RiffusionSettings | None = None
         try:
             settings = await load_settings(self.riffusion_conn_id)
             async with RiffusionAsyncClient(settings) as client:
@@ -87,12 +96,16 @@ class _RiffusionPollTrigger(BaseTrigger):
             failed = isinstance(error, (exceptions.RiffusionUploadFailedError, exceptions.RiffusionSongFailedError))
             return {
                 "status": "failed" if failed else "error",
-                "message": str(error),
+                "message": _one_line(settings.scrub(error) if settings else error),
                 "error_class": type(error).__name__,
                 "http_status": error.http_status,
             }
         except Exception as error:  # one event, whatever happened: the task must not hang deferred
-            return {"status": "error", "message": f"{what}: {type(error).__name__}: {error}"}
+            # The event is stored in the metadata database: the token must not ride along.
+            return {
+                "status": "error",
+                "message": f"{what}: {type(error).__name__}: {_one_line(settings.scrub(error) if settings else error)}",
+            }
 
 
 class UploadCompletedTrigger(_RiffusionPollTrigger):
@@ -145,11 +158,13 @@ class SongsCompletedTrigger(_RiffusionPollTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_riffusion.responses import song_summary
-        from airflow_provider_riffusion.waiting import songs_are_ready
+        from airflow_provider_riffusion.waiting import require_id, songs_are_ready
 
         last: dict[str, list[str]] = {}
 
         async def check(client: Any) -> dict[str, Any] | None:
+            for job_id in self.job_ids:  # all of them, before any is polled: one empty id ends the wait now
+                require_id("job_id", job_id)
             songs: list[dict[str, Any]] = []
             for job_id in self.job_ids:
                 job_songs = await client.get_songs(job_id, self.user_id)

@@ -1,0 +1,520 @@
+"""Bad input, end to end: each case fails with one line that says what to fix.
+
+Whatever can be checked locally is refused before any request: the emulator the connection
+points at must have seen nothing. What only the server can judge (an unknown ``user_id``, a 200
+without a job id) comes back as one line naming the cause. Names that are legal are sent
+exactly: the emulator records what arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_riffusion import exceptions as exc
+from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+from airflow_provider_riffusion.operators.riffusion import CreateComposeOperator, UploadAudioOperator
+from airflow_provider_riffusion.sensors.riffusion import UploadCompletedSensor
+from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
+from airflow_provider_riffusion.triggers.riffusion import (
+    SongsCompletedTrigger,
+    UploadCompletedTrigger,
+    result_from_event,
+)
+from tests.support import TOKEN, connection_json, write_wav
+
+MP3_HEAD = b"ID3\x04\x00\x00\x00\x00\x00\x00"
+
+
+@pytest.fixture
+def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[RiffusionEmulator]:
+    """The emulator, with ``riffusion_default`` pointing at it."""
+    with RiffusionEmulator(token=TOKEN, pending_polls=0, song_polls=0) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emulator.base_url))
+        yield emulator
+
+
+@pytest.fixture
+def wav(tmp_path: Path) -> Path:
+    return write_wav(tmp_path / "tone.wav")
+
+
+def one_line(error: BaseException, *fragments: str) -> str:
+    """The error's message: one line, no token, and every fragment (the cause and the fix) in it."""
+    message = str(error)
+    assert "\n" not in message, message
+    assert TOKEN not in message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in: {message}"
+    return message
+
+
+def refused_locally(
+    emu: RiffusionEmulator, call: Callable[[], Any], error: type[exc.RiffusionError], *fragments: str
+) -> str:
+    """``call`` raises ``error`` (a fatal one: Airflow must not retry it) and sends nothing."""
+    with pytest.raises(error) as raised:
+        call()
+    assert isinstance(raised.value, AirflowFailException), "bad input is not fixed by a retry"
+    assert emu.requests == [], f"a request was sent: {emu.requests}"
+    return one_line(raised.value, *fragments)
+
+
+def trigger_event(trigger: Any) -> dict[str, Any]:
+    async def first() -> dict[str, Any]:
+        events = [event.payload async for event in trigger.run()]
+        assert len(events) == 1, events
+        return events[0]
+
+    return asyncio.run(asyncio.wait_for(first(), 20))
+
+
+# -- the source file --------------------------------------------------------------------------
+
+
+def test_missing_file(emu: RiffusionEmulator, tmp_path: Path) -> None:
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().upload_audio(tmp_path / "nope.mp3"),
+        exc.RiffusionInputError,
+        "nope.mp3",
+        "does not exist: check the path",
+    )
+
+
+def test_directory(emu: RiffusionEmulator, tmp_path: Path) -> None:
+    folder = tmp_path / "album.mp3"
+    folder.mkdir()
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().upload_audio(folder),
+        exc.RiffusionInputError,
+        "is a directory: pass one audio file",
+    )
+
+
+def test_empty_file(emu: RiffusionEmulator, tmp_path: Path) -> None:
+    empty = tmp_path / "silence.wav"
+    empty.touch()
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().upload_audio(empty),
+        exc.RiffusionInputError,
+        "is empty (0 bytes): pass a non-empty audio file",
+    )
+
+
+@pytest.mark.parametrize("suffix", [".ogg", ".flac", ".txt", ".mp4"])
+def test_unsupported_extension(emu: RiffusionEmulator, tmp_path: Path, suffix: str) -> None:
+    source = tmp_path / f"take{suffix}"
+    source.write_bytes(MP3_HEAD + bytes(512))
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().upload_audio(source),
+        exc.RiffusionInputError,
+        f"has extension {suffix!r}: the API takes .mp3, .m4a or .wav",
+    )
+
+
+def test_extension_contradicts_content_type(emu: RiffusionEmulator, wav: Path) -> None:
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().upload_audio(wav, content_type="audio/mpeg"),
+        exc.RiffusionInputError,
+        "content_type 'audio/mpeg' contradicts the extension",
+        "fix one of them",
+    )
+
+
+def test_content_type_the_api_does_not_take(emu: RiffusionEmulator, wav: Path) -> None:
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().upload_audio(wav, content_type="audio/ogg"),
+        exc.RiffusionInputError,
+        "'audio/ogg' is not one the API takes: use audio/mpeg (mp3), audio/mp4 (m4a) or audio/wav (wav)",
+    )
+
+
+def test_bytes_contradict_the_extension(emu: RiffusionEmulator, tmp_path: Path) -> None:
+    mislabelled = tmp_path / "really-a-wav.mp3"
+    mislabelled.write_bytes(write_wav(tmp_path / "source.wav").read_bytes())
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().upload_audio(mislabelled),
+        exc.RiffusionInputError,
+        "is named or typed as mp3 but its bytes are wav: fix the extension or content_type",
+    )
+
+
+# -- file_name ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "recorded"),
+    [
+        ("Take 1.mp3", "Take 1"),
+        ("Take 1.WAV", "Take 1"),
+        ("mix.m4a", "mix"),
+        ("take.v2", "take.v2"),  # not an audio extension: a legitimate part of the name
+        ("take.v2.wav", "take.v2"),
+        ("notes.txt", "notes.txt"),
+    ],
+)
+def test_audio_extension_is_stripped_from_file_name(
+    emu: RiffusionEmulator, wav: Path, given: str, recorded: str
+) -> None:
+    """DESIGN.md: a trailing audio extension is removed; anything else is part of the name."""
+    result = RiffusionHook().upload_audio(wav, file_name=given)
+
+    assert result["file_name"] == recorded
+    assert [record.file_name for record in emu.uploads] == [recorded]
+
+
+def test_file_name_defaults_to_the_stem(emu: RiffusionEmulator, tmp_path: Path) -> None:
+    source = write_wav(tmp_path / "Morning Take.v3.wav")
+
+    UploadAudioOperator(task_id="up", source=str(source)).execute({"ti": None})
+
+    assert [record.file_name for record in emu.uploads] == ["Morning Take.v3"]
+
+
+def test_mp4_extension_is_stripped_from_file_name(emu: RiffusionEmulator, wav: Path) -> None:
+    result = RiffusionHook().upload_audio(wav, file_name="clip.mp4")
+
+    assert [record.file_name for record in emu.uploads] == ["clip"] == [result["file_name"]]
+
+
+@pytest.mark.parametrize("given", [".wav", ".MP3"])
+def test_file_name_that_is_only_an_extension(emu: RiffusionEmulator, wav: Path, given: str) -> None:
+    refused_locally(
+        emu, lambda: RiffusionHook().upload_audio(wav, file_name=given), exc.RiffusionInputError, "file_name"
+    )
+
+
+def test_file_name_that_is_not_a_string(emu: RiffusionEmulator, wav: Path) -> None:
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().upload_audio(wav, file_name=123),  # type: ignore[arg-type]
+        exc.RiffusionInputError,
+        "file_name must be a string",
+    )
+
+
+@pytest.mark.parametrize("given", ["folder/name", "folder\\name", "   "])
+def test_unusable_file_name(emu: RiffusionEmulator, wav: Path, given: str) -> None:
+    refused_locally(
+        emu, lambda: RiffusionHook().upload_audio(wav, file_name=given), exc.RiffusionInputError, "file_name"
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "with  two spaces ",
+        "Rock & Roll=yes",
+        "#1 hit?",
+        "100% + more",
+        "Café déjà vu \u2013 音楽 \U0001f3b5",
+        "a/b".replace("/", "\u2215"),  # a division slash looks like a separator but is a legal character
+    ],
+)
+def test_file_name_with_special_characters_is_sent_exactly(emu: RiffusionEmulator, wav: Path, name: str) -> None:
+    result = RiffusionHook().upload_audio(wav, file_name=name)
+
+    expected = name.strip()
+    assert result["file_name"] == expected
+    [record] = emu.uploads
+    assert record.file_name == expected
+    [request] = emu.requests
+    assert request["query"]["file_name"] == expected
+
+
+# -- size ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def over_50_mb(tmp_path: Path) -> Path:
+    path = tmp_path / "long set.mp3"
+    with path.open("wb") as out:
+        out.write(MP3_HEAD)
+        out.truncate(51 * 1024 * 1024)  # sparse: cheap to create
+    return path
+
+
+def test_file_over_50_mb_warns_and_is_uploaded(
+    emu: RiffusionEmulator, over_50_mb: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_riffusion.audio"):
+        result = RiffusionHook().upload_audio(over_50_mb)
+
+    warnings = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_riffusion.audio"]
+    assert len(warnings) == 1 and "recommends uploads under 50 MB" in warnings[0]
+    [record] = emu.uploads
+    assert record.bytes == result["bytes"] == 51 * 1024 * 1024
+
+
+def test_max_bytes_refuses_a_large_file(emu: RiffusionEmulator, over_50_mb: Path) -> None:
+    limit = 50 * 1024 * 1024
+    refused_locally(
+        emu,
+        lambda: UploadAudioOperator(task_id="up", source=str(over_50_mb), max_bytes=limit).execute({"ti": None}),
+        exc.RiffusionInputError,
+        f"is {51 * 1024 * 1024} bytes, over max_bytes={limit}: use a smaller file or raise max_bytes",
+    )
+
+
+# -- job ids that a template rendered to nothing ------------------------------------------------
+
+RENDERED_NOTHING = ["", "   ", None, "None", "null"]
+
+
+class NothingTI:
+    """A task instance whose upstream pushed nothing: ``xcom_pull`` returns None."""
+
+    def xcom_pull(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+@pytest.mark.parametrize("job_id", RENDERED_NOTHING)
+@pytest.mark.parametrize("call", ["get_upload_status", "get_songs"])
+def test_empty_job_id_in_the_hook(emu: RiffusionEmulator, call: str, job_id: Any) -> None:
+    refused_locally(
+        emu,
+        lambda: getattr(RiffusionHook(), call)(job_id),
+        exc.RiffusionInputError,
+        "job_id is empty",
+        "template probably rendered to nothing",
+        "upload.output['job_id']",
+    )
+
+
+def test_empty_job_id_from_a_rendered_template(emu: RiffusionEmulator) -> None:
+    sensor = UploadCompletedSensor(task_id="wait", job_id="{{ ti.xcom_pull(task_ids='upload', key='job_id') }}")
+    sensor.render_template_fields({"ti": NothingTI()})
+    assert sensor.job_id == "None"
+
+    refused_locally(emu, lambda: sensor.execute({"ti": NothingTI()}), exc.RiffusionInputError, "job_id is empty")
+
+
+@pytest.mark.parametrize("job_id", RENDERED_NOTHING)
+def test_empty_job_id_in_the_triggers(emu: RiffusionEmulator, job_id: Any) -> None:
+    """A trigger never sends ``?id=``: it ends with one error event naming the field."""
+    for trigger in (
+        UploadCompletedTrigger(job_id=job_id, poll_interval=0.01, deadline=time.time() + 10),
+        SongsCompletedTrigger(job_ids=["job-1", job_id], poll_interval=0.01, deadline=time.time() + 10),
+    ):
+        event = trigger_event(trigger)
+        assert event["status"] == "error" and event["error_class"] == "RiffusionInputError", event
+        with pytest.raises(exc.RiffusionInputError) as raised:
+            result_from_event(event, expected="result")
+        one_line(raised.value, "job_id is empty")
+    # The songs trigger polled job-1 (the emulator answers an empty list), never the empty id.
+    assert all(r["query"].get("id") not in ("", None, "None", "null") for r in emu.requests)
+
+
+# -- compose -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragments"),
+    [
+        ({"prompt_1_strength": 19}, ["prompt_1_strength=19 is out of range: use an integer from 20 to 100"]),
+        ({"prompt_1_strength": 101}, ["prompt_1_strength=101 is out of range"]),
+        ({"prompt_2": "x", "prompt_2_start": -1}, ["prompt_2_start=-1 is out of range: use an integer from 0 to 100"]),
+        ({"lyrics_weirdness": 101}, ["lyrics_weirdness=101 is out of range"]),
+        ({"max_jobs": 0}, ["max_jobs=0 is out of range: use an integer from 1 to 10"]),
+        ({"max_jobs": 11}, ["max_jobs=11 is out of range"]),
+        ({"prompt_1_start": 80, "prompt_1_end": 20}, ["prompt_1_start (80) is after prompt_1_end (20): swap them"]),
+        ({"prompt_3_strength": 50}, ["prompt_3_* values are set but prompt_3 is not: add prompt_3"]),
+        ({"lyrics_strength": "loud"}, ["lyrics_strength must be an integer from 0 to 100, got 'loud'"]),
+        ({"reply_url": "https://x/" + "a" * 1024}, ["reply_url is 1034 characters; the API takes at most 1024"]),
+    ],
+)
+def test_compose_values_out_of_range(emu: RiffusionEmulator, kwargs: dict[str, Any], fragments: list[str]) -> None:
+    refused_locally(emu, lambda: RiffusionHook().create_compose("lo-fi", **kwargs), exc.RiffusionInputError, *fragments)
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", None])
+def test_missing_prompt_1(emu: RiffusionEmulator, prompt: Any) -> None:
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().create_compose(prompt),
+        exc.RiffusionInputError,
+        "prompt_1 is required: describe the genre, sounds or vibe",
+    )
+
+
+def test_compose_operator_refuses_out_of_range_values_when_the_dag_is_parsed() -> None:
+    with pytest.raises(exc.RiffusionInputError) as raised:
+        CreateComposeOperator(task_id="compose", prompt_1="x", max_jobs=20)
+    one_line(raised.value, "max_jobs=20 is out of range: use an integer from 1 to 10")
+
+
+@pytest.mark.parametrize("upload_id", ["", "  ", "None", "null"])
+def test_audio_upload_id_rendered_to_nothing(emu: RiffusionEmulator, upload_id: str) -> None:
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().create_compose("lo-fi", audio_upload_id=upload_id),
+        exc.RiffusionInputError,
+        "audio_upload_id is empty",
+        "output['audio_upload_id']",
+    )
+
+
+# -- accounts -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", ["upload", "status", "compose", "songs"])
+def test_unknown_user_id_is_named_in_one_line(emu: RiffusionEmulator, wav: Path, call: str) -> None:
+    hook = RiffusionHook()
+    upload = hook.upload_audio(wav)
+    job_ids = hook.create_compose("lo-fi")["job_ids"]
+    calls: dict[str, Callable[[], Any]] = {
+        "upload": lambda: hook.upload_audio(wav, user_id="nobody"),
+        "status": lambda: hook.get_upload_status(upload["job_id"], user_id="nobody"),
+        "compose": lambda: hook.create_compose("lo-fi", user_id="nobody"),
+        "songs": lambda: hook.get_songs(job_ids[0], user_id="nobody"),
+    }
+    before = len(emu.requests)
+
+    with pytest.raises(exc.RiffusionBadRequestError) as raised:
+        calls[call]()
+
+    assert raised.value.http_status == 400
+    assert "Unknown user_id 'nobody'" in (raised.value.api_error or "")
+    one_line(raised.value, "(HTTP 400): Unknown user_id 'nobody': configured accounts are user-1", "Fix the parameter")
+    assert len(emu.requests) == before + 1, "a 400 is not retried"
+
+
+def test_unknown_default_user_id_in_the_connection(
+    emu: RiffusionEmulator, wav: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url, user_id="ghost"))
+
+    with pytest.raises(exc.RiffusionBadRequestError) as raised:
+        UploadAudioOperator(task_id="up", source=str(wav)).execute({"ti": None})
+
+    one_line(raised.value, "Unknown user_id 'ghost'")
+    assert emu.uploads == []
+
+
+# -- the connection -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "fragment"),
+    [
+        ("127.0.0.1:8765/v1/riffusion", "use the form http(s)://host[:port]/path"),
+        ("api.useapi.net", "use the form http(s)://host[:port]/path"),
+        ("ftp://api.useapi.net/v1/riffusion", "use the form http(s)://host[:port]/path"),
+        ("https://api.use api.net/v1", "use the form http(s)://host[:port]/path"),
+        ("http://[::1/v1/riffusion", "use the form http(s)://host[:port]/path"),
+        ("https://host:notaport/v1", "invalid port: use http(s)://host:port/path"),
+        ("https://api.useapi.net/v1/riffusion?user_id=x", "give only scheme, host, port and path"),
+    ],
+)
+def test_malformed_base_url(emu: RiffusionEmulator, monkeypatch: pytest.MonkeyPatch, host: str, fragment: str) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(host))
+    refused_locally(emu, lambda: RiffusionHook().get_songs("job-1"), exc.RiffusionConnectionConfigError, fragment)
+
+
+def test_credentials_in_the_base_url_are_refused_without_echoing_them(
+    emu: RiffusionEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(f"https://me:{TOKEN}@api.useapi.net/v1"))
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().get_songs("job-1"),
+        exc.RiffusionConnectionConfigError,
+        "has credentials in it",
+        "password field",
+    )
+
+
+@pytest.mark.parametrize("password", [None, "", "   "])
+def test_connection_without_token(
+    emu: RiffusionEmulator, monkeypatch: pytest.MonkeyPatch, wav: Path, password: Any
+) -> None:
+    conn: dict[str, Any] = {"conn_type": "riffusion", "host": emu.base_url}
+    if password is not None:
+        conn["password"] = password
+    monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", json.dumps(conn))
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().upload_audio(wav),
+        exc.RiffusionConnectionConfigError,
+        "has no API token: put the useapi.net token in its password field",
+    )
+
+
+@pytest.mark.parametrize(
+    "host", ["http://riffusion.internal:8080/v1/riffusion", "http://10.1.2.3/riffusion", "http://api.useapi.net/v1"]
+)
+def test_plain_http_to_a_non_loopback_host(emu: RiffusionEmulator, monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(host))
+    refused_locally(
+        emu,
+        lambda: RiffusionHook().get_upload_status("job-1"),
+        exc.RiffusionConnectionConfigError,
+        "plain http to a non-loopback host",
+        "use https, or set extra allow_insecure_http=true",
+    )
+    # The triggerer reads the connection through the same checks.
+    event = trigger_event(UploadCompletedTrigger(job_id="job-1", poll_interval=0.01))
+    with pytest.raises(exc.RiffusionConnectionConfigError):
+        result_from_event(event, expected="result")
+
+    # Allowed when the connection says so (settings only: no traffic leaves 127.0.0.1 in tests).
+    monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(host, allow_insecure_http="true"))
+    assert RiffusionHook().settings.base_url == host.rstrip("/")
+    assert emu.requests == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({"timeout": 0}, "timeout=0 must be more than 0 seconds"),
+        ({"timeout": "soon"}, "timeout='soon' is not a number"),
+        ({"timeout": "nan"}, "is not a finite number"),
+        ({"max_attempts": 2.5}, "max_attempts=2.5 is not a whole number"),
+        ({"max_attempts": 0}, "set max_attempts >= 1"),
+        ({"retry_min_delay": 5, "retry_max_delay": 1}, "0 <= retry_min_delay <= retry_max_delay"),
+        ({"retry_max_delay": -1}, "must not be negative"),
+    ],
+)
+def test_bad_connection_numbers(
+    emu: RiffusionEmulator, monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any], fragment: str
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url, **extra))
+    refused_locally(emu, lambda: RiffusionHook().get_songs("job-1"), exc.RiffusionConnectionConfigError, fragment)
+
+
+# -- answers the provider cannot use -----------------------------------------------------------
+
+
+def test_upload_answer_without_a_job_id(emu: RiffusionEmulator, wav: Path) -> None:
+    emu.inject(Fault(method="POST", path="music/upload-audio", kind="status", status=200, body={"ok": True}))
+
+    with pytest.raises(exc.RiffusionResponseError) as raised:
+        RiffusionHook().upload_audio(wav)
+
+    one_line(raised.value, "accepted the upload (HTTP 200) but returned no job id (fields: ['ok'])", "check the API")
+    assert sum(1 for r in emu.requests if r["method"] == "POST") == 1, "an accepted upload is never repeated"
+
+
+def test_compose_answer_without_a_job_id(emu: RiffusionEmulator) -> None:
+    emu.inject(Fault(method="POST", path="music/create-compose", kind="status", status=200, body={"jobs": []}))
+
+    with pytest.raises(exc.RiffusionResponseError) as raised:
+        RiffusionHook().create_compose("lo-fi")
+
+    one_line(raised.value, "accepted the compose request but returned no job id", "check the API revision")
+    assert sum(1 for r in emu.requests if r["method"] == "POST") == 1

@@ -1,0 +1,681 @@
+"""The fault matrix: every injected fault against every call, on the worker and on the deferrable path.
+
+Rows are emulator faults (``Fault`` kinds: status, html, malformed, missing_field, hang, drop).
+Columns are the four API calls, each through the paths a DAG can take:
+
+- ``upload``: ``RiffusionHook.upload_audio`` (sync), and ``UploadAudioOperator(deferrable=True,
+  wait_for_completion=True)`` (deferrable). Uploads are never made in a trigger, so the deferrable
+  path still POSTs on the worker; the cell then runs the trigger the operator deferred to and
+  ``execute_complete``, and checks that the trigger itself sent no POST.
+- ``status``: ``RiffusionHook.get_upload_status`` (sync, one call), ``UploadCompletedSensor`` in poke
+  mode (wait: the sensor's own loop), and ``UploadCompletedTrigger`` run with asyncio (deferrable).
+- ``compose``: ``RiffusionHook.create_compose`` (sync), and ``CreateComposeOperator(deferrable=True,
+  wait_for_completion=True)`` (deferrable: POST on the worker, then the songs trigger).
+- ``songs``: ``RiffusionHook.get_songs`` (sync), ``CreateComposeOperator(wait_for_completion=True,
+  deferrable=False)`` (wait, the fault hits its song polls), and ``SongsCompletedTrigger`` (deferrable).
+
+Every cell ends as its row in ``ROWS`` says: success (after retries, where the fault is transient; an
+upload then is recorded exactly once, with the source's sha256), or the named exception class
+with a one-line message naming the cause; within a bounded time; with the number of requests
+that reached the faulted endpoint where the retry policy fixes it. Connection extras make
+retries fast (``tests.support.FAST_RETRIES``: 3 attempts) and hangs short (``timeout`` 0.5 s).
+
+``AIRFLOW_HOME=$(mktemp -d) python -m tests.test_fault_matrix`` prints the README's fault table,
+generated from ``ROWS`` (the same expectations the cells assert).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_riffusion import exceptions as exc
+from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
+from tests.support import TOKEN, connection_json, write_wav
+
+UPLOAD, STATUS, COMPOSE, SONGS = "upload", "status", "compose", "songs"
+SYNC, WAIT, DEFERRABLE = "sync", "wait", "deferrable"
+
+TARGETS = {
+    UPLOAD: ("POST", "music/upload-audio"),
+    STATUS: ("GET", "music/upload-audio"),
+    COMPOSE: ("POST", "music/create-compose"),
+    SONGS: ("GET", "music"),
+}
+"""Where each call's fault is injected."""
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    (UPLOAD, SYNC),
+    (UPLOAD, DEFERRABLE),
+    (STATUS, SYNC),
+    (STATUS, WAIT),
+    (STATUS, DEFERRABLE),
+    (COMPOSE, SYNC),
+    (COMPOSE, DEFERRABLE),
+    (SONGS, SYNC),
+    (SONGS, WAIT),
+    (SONGS, DEFERRABLE),
+)
+
+PATH_NAMES = {
+    (UPLOAD, SYNC): "hook.upload_audio",
+    (UPLOAD, DEFERRABLE): "UploadAudioOperator(deferrable=True)",
+    (STATUS, SYNC): "hook.get_upload_status",
+    (STATUS, WAIT): "UploadCompletedSensor (poke)",
+    (STATUS, DEFERRABLE): "UploadCompletedTrigger",
+    (COMPOSE, SYNC): "hook.create_compose",
+    (COMPOSE, DEFERRABLE): "CreateComposeOperator(deferrable=True)",
+    (SONGS, SYNC): "hook.get_songs",
+    (SONGS, WAIT): "CreateComposeOperator wait (sync)",
+    (SONGS, DEFERRABLE): "SongsCompletedTrigger",
+}
+
+CELL_SECONDS = 20.0
+"""No cell may take longer than this (the slowest, hang and 'every request' rows, take about 1-2 s)."""
+
+MAX_ATTEMPTS = 3  # FAST_RETRIES["max_attempts"]
+BLIP_LIMIT = 3  # max_consecutive_errors default: the 4th failed poll in a row ends a wait
+WAIT_GIVES_UP_AFTER = (BLIP_LIMIT + 1) * MAX_ATTEMPTS
+"""Requests a wait makes against a fault that never clears: 4 polls of 3 attempts each."""
+
+
+# -- expected outcomes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ok:
+    """The call succeeds (after retries, when ``requests`` > 1)."""
+
+    requests: int | None = None
+    """Requests that reached the faulted endpoint during the call, when the retry policy fixes it."""
+    note: str = ""
+
+    def cell(self) -> str:
+        if self.note:
+            return f"ok: {self.note}"
+        if self.requests and self.requests > 1:
+            return f"ok after {self.requests - 1} retr{'y' if self.requests == 2 else 'ies'}"
+        return "ok"
+
+
+@dataclass(frozen=True)
+class Fails:
+    """The call raises exactly ``error``, whose one-line message matches ``match``."""
+
+    error: type[exc.RiffusionError]
+    match: str
+    requests: int | None = None
+
+    def cell(self) -> str:
+        where = ""
+        if self.requests == 1:
+            where = ", at once"
+        elif self.requests:
+            where = f" after {self.requests} requests"
+        return f"`{self.error.__name__}`{where}"
+
+
+Outcome = Ok | Fails
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    label: str
+    fault: dict[str, Any]
+    expect: dict[tuple[str, str], Outcome]
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Connection extras on top of FAST_RETRIES, for this row only."""
+    min_seconds: float = 0.0
+    """A lower bound on each cell's duration (the Retry-After row proves the wait happened)."""
+
+
+def row(
+    id: str,
+    label: str,
+    fault: dict[str, Any],
+    *,
+    upload: Outcome,
+    status: tuple[Outcome, Outcome, Outcome],
+    compose: Outcome,
+    songs: tuple[Outcome, Outcome, Outcome],
+    **kwargs: Any,
+) -> Row:
+    """A row: POSTs behave the same on both paths (both run on the worker); reads give (sync, wait, deferrable)."""
+    expect: dict[tuple[str, str], Outcome] = {(UPLOAD, SYNC): upload, (UPLOAD, DEFERRABLE): upload}
+    expect.update({(COMPOSE, SYNC): compose, (COMPOSE, DEFERRABLE): compose})
+    for call, outcomes in ((STATUS, status), (SONGS, songs)):
+        expect.update(zip(((call, SYNC), (call, WAIT), (call, DEFERRABLE)), outcomes, strict=True))
+    return Row(id, label, fault, expect, **kwargs)
+
+
+def fatal(error: type[exc.RiffusionError], match: str) -> dict[str, Any]:
+    """Every cell fails at once with ``error``: nothing retries a fatal answer, no wait rides it out."""
+    once = Fails(error, match, 1)
+    return {"upload": once, "status": (once,) * 3, "compose": once, "songs": (once,) * 3}
+
+
+def never_clears(error: type[exc.RiffusionError], match: str, *, upload_requests: int) -> dict[str, Any]:
+    """A fault on every request: the hook gives up after its attempts, a wait after its blip limit."""
+    hook = Fails(error, match, MAX_ATTEMPTS)
+    wait = Fails(error, match, WAIT_GIVES_UP_AFTER)
+    return {
+        "upload": Fails(error, match, upload_requests),
+        "status": (hook, wait, wait),
+        "compose": Fails(error, match, upload_requests),
+        "songs": (hook, wait, wait),
+    }
+
+
+RETRIED = Ok(MAX_ATTEMPTS)
+RIDDEN_OUT = Ok(note="rides out the blip")
+
+ROWS: tuple[Row, ...] = (
+    row(
+        "500x2",
+        "HTTP 500 (JSON error body), next 2 requests",
+        {"kind": "status", "status": 500, "times": 2},
+        upload=Fails(exc.RiffusionServerError, r"HTTP 500", 1),
+        status=(RETRIED, Ok(), Ok()),
+        compose=Fails(exc.RiffusionServerError, r"HTTP 500", 1),
+        songs=(RETRIED, Ok(), Ok()),
+    ),
+    row(
+        "503x2",
+        "HTTP 503, next 2 requests",
+        {"kind": "status", "status": 503, "times": 2},
+        upload=RETRIED,
+        status=(RETRIED, Ok(), Ok()),
+        compose=Fails(exc.RiffusionServerError, r"HTTP 503", 1),
+        songs=(RETRIED, Ok(), Ok()),
+    ),
+    row(
+        "429x2-retry-after",
+        "HTTP 429 with `Retry-After: 1`, next 2 requests (capped at `retry_max_delay` 0.25 s)",
+        {"kind": "status", "status": 429, "times": 2, "headers": {"Retry-After": "1"}},
+        upload=RETRIED,
+        status=(RETRIED, Ok(), Ok()),
+        compose=RETRIED,
+        songs=(RETRIED, Ok(), Ok()),
+        extra={"retry_max_delay": 0.25},
+        min_seconds=0.45,  # two waits of Retry-After capped at 0.25 s; the jittered backoff would be <= 0.1 s
+    ),
+    row(
+        "html502x2",
+        "HTML 502 page from a proxy, next 2 requests",
+        {"kind": "html", "status": 502, "times": 2},
+        upload=Fails(exc.RiffusionServerError, r"HTTP 502\): 502 Bad Gateway", 1),
+        status=(RETRIED, Ok(), Ok()),
+        compose=Fails(exc.RiffusionServerError, r"HTTP 502\): 502 Bad Gateway", 1),
+        songs=(RETRIED, Ok(), Ok()),
+    ),
+    row(
+        "500x3",
+        "HTTP 500, next 3 requests (outlasts the hook's 3 attempts once)",
+        {"kind": "status", "status": 500, "times": 3},
+        upload=Fails(exc.RiffusionServerError, r"HTTP 500", 1),
+        status=(Fails(exc.RiffusionServerError, r"HTTP 500\) after 3 attempts", 3), RIDDEN_OUT, RIDDEN_OUT),
+        compose=Fails(exc.RiffusionServerError, r"HTTP 500", 1),
+        songs=(Fails(exc.RiffusionServerError, r"HTTP 500\) after 3 attempts", 3), RIDDEN_OUT, RIDDEN_OUT),
+    ),
+    row(
+        "500-always",
+        "HTTP 500 on every request",
+        {"kind": "status", "status": 500, "times": 1000},
+        **never_clears(exc.RiffusionServerError, r"HTTP 500", upload_requests=1),
+    ),
+    row(
+        "429-always",
+        "HTTP 429 on every request (slots stay busy)",
+        {"kind": "status", "status": 429, "times": 1000},
+        **never_clears(exc.RiffusionRateLimitError, r"HTTP 429\) after 3 attempts", upload_requests=MAX_ATTEMPTS),
+    ),
+    row(
+        "400",
+        "HTTP 400 naming a parameter",
+        {"kind": "status", "status": 400, "body": {"error": "Parameter bogus is invalid", "code": 400}},
+        **fatal(exc.RiffusionBadRequestError, r"HTTP 400\): Parameter bogus is invalid\. Fix the parameter"),
+    ),
+    row(
+        "401",
+        "HTTP 401 (token refused)",
+        {"kind": "status", "status": 401},
+        **fatal(exc.RiffusionAuthError, r"HTTP 401\)\. Put a valid useapi\.net API token"),
+    ),
+    row(
+        "596",
+        "HTTP 596 (account has a pending error)",
+        {"kind": "status", "status": 596},
+        **fatal(exc.RiffusionAccountError, r"HTTP 596\).*Re-register the account with POST accounts"),
+    ),
+    row(
+        "malformed",
+        "200 with malformed JSON, next request",
+        {"kind": "malformed"},
+        upload=Fails(exc.RiffusionUnconfirmedError, r"HTTP 200 but the body is not JSON", 1),
+        status=(Fails(exc.RiffusionResponseError, r"body is not JSON", 1), RIDDEN_OUT, RIDDEN_OUT),
+        compose=Fails(exc.RiffusionUnconfirmedError, r"HTTP 200 but the body is not JSON", 1),
+        songs=(Fails(exc.RiffusionResponseError, r"body is not JSON", 1), RIDDEN_OUT, RIDDEN_OUT),
+    ),
+    row(
+        "missing-field",
+        "200 `{}` (the expected field missing), next request",
+        {"kind": "missing_field"},
+        upload=Fails(exc.RiffusionUnconfirmedError, r"accepted the upload \(HTTP 200\) but returned no job id", 1),
+        status=(Ok(1, note="no status counts as pending"), Ok(), Ok()),
+        compose=Fails(exc.RiffusionUnconfirmedError, r"accepted the compose request but returned no job id", 1),
+        songs=(Fails(exc.RiffusionResponseError, r"with dict, expected a list", 1), RIDDEN_OUT, RIDDEN_OUT),
+    ),
+    row(
+        "hang",
+        "hang (no answer), next request; request `timeout` 0.5 s",
+        {"kind": "hang", "seconds": 3.0},
+        upload=Ok(2, note="resent whole (the body never fully left)"),
+        status=(Ok(2), Ok(), Ok()),
+        compose=Fails(exc.RiffusionNetworkError, r"did not answer the compose request within 0\.5 s", 1),
+        songs=(Ok(2), Ok(), Ok()),
+        extra={"timeout": 0.5},
+    ),
+    row(
+        "drop",
+        "connection dropped mid-body, next request",
+        {"kind": "drop"},
+        upload=Ok(2, note="resent whole"),
+        status=(Ok(2), Ok(), Ok()),
+        compose=Fails(exc.RiffusionNetworkError, r"Lost the connection to .* during the compose request", 1),
+        songs=(Ok(2), Ok(), Ok()),
+    ),
+)
+
+ROWS_BY_ID = {r.id: r for r in ROWS}
+
+
+# -- running a cell --------------------------------------------------------------------------
+
+
+class RecordingTI:
+    """Stands in for the task instance's XCom push; everything else is real."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+@pytest.fixture(scope="module")
+def big_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A 12 MiB 'mp3': bigger than loopback socket buffers, so hang and drop catch it mid-body."""
+    path = tmp_path_factory.mktemp("matrix") / "matrix take.mp3"
+    block = hashlib.sha256(b"matrix").digest() * (1 << 15)  # 1 MiB of varied bytes
+    with path.open("wb") as out:
+        out.write(b"ID3\x04\x00\x00\x00\x00\x00\x00")
+        for _ in range(12):
+            out.write(block)
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def small_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_wav(tmp_path_factory.mktemp("matrix-small") / "tone.wav")
+
+
+def run_trigger(trigger: Any, limit: float = CELL_SECONDS) -> dict[str, Any]:
+    """Re-create the trigger from its serialized form, as the triggerer does, and return its one event."""
+    classpath, kwargs = trigger.serialize()
+    module, name = classpath.rsplit(".", 1)
+    rebuilt = getattr(__import__(module, fromlist=[name]), name)(**kwargs)
+
+    async def collect() -> list[dict[str, Any]]:
+        return [event.payload async for event in rebuilt.run()]
+
+    events = asyncio.run(asyncio.wait_for(collect(), limit))
+    assert len(events) == 1, f"a trigger must yield exactly one event, got {events}"
+    return events[0]
+
+
+class Cell:
+    """One call through one path against an emulator that has the row's fault queued."""
+
+    def __init__(self, emu: RiffusionEmulator, big: tuple[Path, str], small: Path) -> None:
+        self.emu = emu
+        self.big, self.big_sha = big
+        self.small = small
+        self.context: dict[str, Any] = {"ti": RecordingTI()}
+        self.since = 0
+        """How many requests the emulator had seen when the fault was queued."""
+        self.started = 0.0
+
+    def run(self, call: str, path: str, fault: Fault) -> Any:
+        from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+
+        hook = RiffusionHook()
+        prepared: dict[str, Any] = {}
+        # Set-up calls are made before the fault is queued, so they never meet it.
+        if call == STATUS:
+            prepared["job_id"] = hook.upload_audio(self.small)["job_id"]
+        if call == SONGS and path != WAIT:
+            prepared["job_ids"] = hook.create_compose("ambient drones", title="Matrix")["job_ids"]
+        self.since, self.started = len(self.emu.requests), time.monotonic()
+        self.emu.inject(fault)
+        return getattr(self, f"{call}_{path}")(hook, **prepared)
+
+    # upload
+    def upload_sync(self, hook: Any) -> Any:
+        return hook.upload_audio(self.big)
+
+    def upload_deferrable(self, hook: Any) -> Any:
+        from airflow.providers.common.compat.sdk import TaskDeferred
+
+        from airflow_provider_riffusion.operators.riffusion import UploadAudioOperator
+        from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger
+
+        operator = UploadAudioOperator(
+            task_id="upload", source=str(self.big), wait_for_completion=True, deferrable=True, poll_interval=0.01
+        )
+        with pytest.raises(TaskDeferred) as deferred:
+            operator.execute(self.context)
+        assert isinstance(deferred.value.trigger, UploadCompletedTrigger)
+        assert self.context["ti"].pushed["job_id"] == deferred.value.kwargs["upload"]["job_id"]
+        return self.resume(operator, deferred.value)
+
+    # status
+    def status_sync(self, hook: Any, job_id: str) -> Any:
+        result = hook.get_upload_status(job_id)
+        assert result["job_id"] == job_id
+        return result
+
+    def status_wait(self, hook: Any, job_id: str) -> Any:
+        from airflow_provider_riffusion.sensors.riffusion import UploadCompletedSensor
+
+        sensor = UploadCompletedSensor(
+            task_id="wait", job_id=job_id, mode="poke", deferrable=False, poke_interval=0.01, timeout=CELL_SECONDS
+        )
+        result = sensor.execute(self.context)
+        assert result["status"] == "complete"
+        return result
+
+    def status_deferrable(self, hook: Any, job_id: str) -> Any:
+        from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger, result_from_event
+
+        trigger = UploadCompletedTrigger(job_id=job_id, poll_interval=0.01, deadline=time.time() + CELL_SECONDS)
+        result = result_from_event(run_trigger(trigger), expected="result")
+        assert result["status"] == "complete"
+        return result
+
+    # compose
+    def compose_sync(self, hook: Any) -> Any:
+        return hook.create_compose("ambient drones", title="Matrix")
+
+    def compose_deferrable(self, hook: Any) -> Any:
+        from airflow.providers.common.compat.sdk import TaskDeferred
+
+        from airflow_provider_riffusion.operators.riffusion import CreateComposeOperator
+        from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger
+
+        operator = CreateComposeOperator(
+            task_id="compose",
+            prompt_1="ambient drones",
+            title="Matrix",
+            wait_for_completion=True,
+            deferrable=True,
+            poll_interval=0.01,
+        )
+        with pytest.raises(TaskDeferred) as deferred:
+            operator.execute(self.context)
+        assert isinstance(deferred.value.trigger, SongsCompletedTrigger)
+        result = self.resume(operator, deferred.value)
+        assert result["songs"] and {song["status"] for song in result["songs"]} == {"completed"}
+        return result
+
+    # songs
+    def songs_sync(self, hook: Any, job_ids: list[str]) -> Any:
+        return hook.get_songs(job_ids[0])
+
+    def songs_wait(self, hook: Any) -> Any:
+        from airflow_provider_riffusion.operators.riffusion import CreateComposeOperator
+
+        operator = CreateComposeOperator(
+            task_id="compose", prompt_1="ambient drones", wait_for_completion=True, deferrable=False, poll_interval=0.01
+        )
+        result = operator.execute(self.context)
+        assert {song["status"] for song in result["songs"]} == {"completed"}
+        return result
+
+    def songs_deferrable(self, hook: Any, job_ids: list[str]) -> Any:
+        from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger, result_from_event
+
+        trigger = SongsCompletedTrigger(job_ids=job_ids, poll_interval=0.01, deadline=time.time() + CELL_SECONDS)
+        songs = result_from_event(run_trigger(trigger), expected="songs")
+        assert {song["status"] for song in songs} == {"completed"}
+        return songs
+
+    # the deferral's second half
+    def resume(self, operator: Any, deferred: Any) -> Any:
+        """Run the trigger the operator deferred to, then ``execute_complete``; the trigger must not POST."""
+        posts = self.count("POST")
+        event = run_trigger(deferred.trigger)
+        assert self.count("POST") == posts, "a trigger sent a POST: uploads and composes belong on the worker"
+        return getattr(operator, deferred.method_name)(self.context, event=event, **(deferred.kwargs or {}))
+
+    def count(self, method: str) -> int:
+        return sum(1 for r in self.emu.requests if r["method"] == method)
+
+
+def requests_to(emu: RiffusionEmulator, since: int, target: tuple[str, str]) -> int:
+    method, path = target
+    prefix = "/v1/riffusion"
+    return sum(
+        1 for r in emu.requests[since:] if r["method"] == method and r["path"].removeprefix(prefix).strip("/") == path
+    )
+
+
+def cell_params() -> Iterator[Any]:
+    for matrix_row in ROWS:
+        for call, path in COLUMNS:
+            yield pytest.param(matrix_row.id, call, path, id=f"{matrix_row.id}-{call}-{path}")
+
+
+@pytest.mark.parametrize(("row_id", "call", "path"), list(cell_params()))
+def test_cell(
+    row_id: str,
+    call: str,
+    path: str,
+    big_source: tuple[Path, str],
+    small_source: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    matrix_row = ROWS_BY_ID[row_id]
+    expected = matrix_row.expect[(call, path)]
+    method, fault_path = TARGETS[call]
+    fault = Fault(method=method, path=fault_path, **matrix_row.fault)
+
+    with RiffusionEmulator(token=TOKEN, pending_polls=1, song_polls=1) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url, **matrix_row.extra))
+        cell = Cell(emu, big_source, small_source)
+        error: BaseException | None = None
+        result: Any = None
+        try:
+            result = cell.run(call, path, fault)
+        except exc.RiffusionError as raised:
+            error = raised
+        elapsed = time.monotonic() - cell.started
+        reached = requests_to(emu, cell.since, TARGETS[call])
+        uploads = emu.uploads
+
+    assert elapsed < CELL_SECONDS, f"took {elapsed:.1f} s"
+    assert elapsed >= matrix_row.min_seconds, f"took only {elapsed:.2f} s: Retry-After was not honoured"
+    if isinstance(expected, Ok):
+        assert error is None, f"expected success, got {type(error).__name__}: {error}"
+        assert result is not None
+        if call == UPLOAD:
+            [record] = uploads  # exactly one upload landed, whatever was retried
+            assert record.sha256 == cell.big_sha == result["sha256"]
+            assert record.bytes == cell.big.stat().st_size
+            assert record.file_name == "matrix take"
+    else:
+        assert error is not None, f"expected {expected.error.__name__}, got success: {result!r:.200}"
+        message = str(error)
+        assert type(error) is expected.error, f"{type(error).__name__}: {message}"
+        assert re.search(expected.match, message), message
+        assert "\n" not in message and "<" not in message
+        assert TOKEN not in message
+        if call == UPLOAD:
+            assert uploads == [], "a failed upload cell must not have landed"
+    if expected.requests is not None:
+        assert reached == expected.requests, f"{reached} requests reached {TARGETS[call]}, expected {expected.requests}"
+
+
+# -- the table and the summary ---------------------------------------------------------------
+
+
+def test_every_cell_has_an_expectation() -> None:
+    for matrix_row in ROWS:
+        assert set(matrix_row.expect) == set(COLUMNS), matrix_row.id
+        assert Fault(method="GET", path="music", **matrix_row.fault).kind
+    table = markdown_table().splitlines()
+    assert all(any(line.startswith(f"| {r.label} |") for line in table) for r in ROWS)
+
+
+# -- beside the matrix: the upload's other half of the hang/drop rows, and a known gap ----------
+
+
+@pytest.mark.parametrize("kind", ["hang", "drop"])
+def test_upload_whose_body_fully_left_is_not_repeated(
+    kind: str, small_source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small body is sent whole before the server stalls or cuts: it may have landed, so no retry."""
+    from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+
+    with RiffusionEmulator(token=TOKEN) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url, timeout=0.5))
+        emu.inject(Fault(method="POST", path="music/upload-audio", kind=kind, seconds=3.0))
+
+        with pytest.raises(exc.RiffusionNetworkError) as raised:
+            RiffusionHook().upload_audio(small_source)
+        posts = requests_to(emu, 0, TARGETS[UPLOAD])
+
+    assert posts == 1
+    assert not raised.value.connect_failed and raised.value.body_sent
+    message = str(raised.value)
+    assert "did not answer the upload" in message if kind == "hang" else "Lost the connection" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_upload_operator_first_status_poll_rides_out_a_blip(
+    deferrable: bool, small_source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    from airflow_provider_riffusion.operators.riffusion import UploadAudioOperator
+
+    with RiffusionEmulator(token=TOKEN, pending_polls=1) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url))
+        emu.inject(Fault(method="GET", path="music/upload-audio", kind="malformed"))
+        operator = UploadAudioOperator(
+            task_id="upload",
+            source=str(small_source),
+            wait_for_completion=True,
+            deferrable=deferrable,
+            poll_interval=0.01,
+        )
+        try:
+            result = operator.execute({"ti": RecordingTI()})
+        except TaskDeferred:
+            result = {"status": "deferred"}
+        uploads = emu.uploads
+
+    assert len(uploads) == 1
+    assert result["status"] in ("complete", "deferred")
+
+
+README_COLUMNS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("upload: sync and deferrable (POST on the worker)", ((UPLOAD, SYNC), (UPLOAD, DEFERRABLE))),
+    ("status: hook (sync)", ((STATUS, SYNC),)),
+    ("status: sensor poke (sync wait) / trigger (deferrable)", ((STATUS, WAIT), (STATUS, DEFERRABLE))),
+    ("compose: sync and deferrable (POST on the worker)", ((COMPOSE, SYNC), (COMPOSE, DEFERRABLE))),
+    ("songs: hook (sync)", ((SONGS, SYNC),)),
+    ("songs: compose operator wait (sync) / trigger (deferrable)", ((SONGS, WAIT), (SONGS, DEFERRABLE))),
+)
+"""The README's columns: paths whose outcome is the same share one cell."""
+
+
+def cell_text(matrix_row: Row, call: str, path: str) -> str:
+    outcome = matrix_row.expect[(call, path)]
+    if isinstance(outcome, Fails) and outcome.requests == WAIT_GIVES_UP_AFTER:
+        text = f"`{outcome.error.__name__}` after {BLIP_LIMIT + 1} failed polls ({outcome.requests} requests)"
+    else:
+        text = outcome.cell()
+    return text
+
+
+def markdown_table() -> str:
+    """The README's fault table, generated from ``ROWS``: one row per fault."""
+    lines = [
+        "| fault | " + " | ".join(title for title, _ in README_COLUMNS) + " |",
+        "|" + "---|" * (len(README_COLUMNS) + 1),
+    ]
+    for matrix_row in ROWS:
+        cells = []
+        for _, paths in README_COLUMNS:
+            texts = [cell_text(matrix_row, call, path) for call, path in paths]
+            cells.append(texts[0] if len(set(texts)) == 1 else " / ".join(texts))
+        lines.append("| " + " | ".join([matrix_row.label, *cells]) + " |")
+    lines += [
+        "",
+        f"Retries here: {MAX_ATTEMPTS} attempts per call; a wait tolerates {BLIP_LIMIT} failed polls in a row "
+        "(`max_consecutive_errors`). An upload that ends ok was recorded exactly once, with the source's sha256.",
+    ]
+    return "\n".join(lines)
+
+
+class _MatrixSummary:
+    """Counts the matrix's cells as they finish and prints 'cells passed / total' at the end."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, str] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if "test_fault_matrix.py::test_cell[" not in report.nodeid:
+            return
+        if report.when == "call" or report.outcome != "passed":
+            outcome = report.outcome
+            if hasattr(report, "wasxfail"):
+                outcome = "xfailed" if report.skipped else "failed"
+            self.outcomes.setdefault(report.nodeid, outcome)
+            if outcome != "passed":
+                self.outcomes[report.nodeid] = outcome
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.outcomes:
+            return
+        values = list(self.outcomes.values())
+        passed = values.count("passed")
+        terminalreporter.write_sep("-", "fault matrix")
+        terminalreporter.write_line(
+            f"fault matrix: {passed}/{len(values)} cells passed, {values.count('xfailed')} known gaps "
+            f"(xfail), {values.count('failed')} failed, {values.count('skipped')} skipped"
+        )
+        for nodeid, outcome in sorted(self.outcomes.items()):
+            if outcome not in ("passed", "xfailed"):
+                terminalreporter.write_line(f"  {outcome}: {nodeid.split('::', 1)[1]}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _matrix_summary(request: pytest.FixtureRequest) -> None:
+    manager = request.config.pluginmanager
+    if not manager.has_plugin("riffusion-fault-matrix-summary"):
+        manager.register(_MatrixSummary(), "riffusion-fault-matrix-summary")
+
+
+if __name__ == "__main__":  # AIRFLOW_HOME=$(mktemp -d) python -m tests.test_fault_matrix
+    print(markdown_table())
