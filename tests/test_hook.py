@@ -239,7 +239,7 @@ def test_malformed_json_is_a_response_error(connection: RiffusionEmulator) -> No
 def test_upload_answer_without_job_id_is_refused(connection: RiffusionEmulator, wav_file: Path) -> None:
     connection.inject(Fault(method="POST", path="music/upload-audio", kind="missing_field"))
 
-    with pytest.raises(exc.RiffusionUnconfirmedError, match="no job id.*may have been stored") as raised:
+    with pytest.raises(exc.RiffusionUnconfirmedError, match=r"no job id.*may have been stored") as raised:
         RiffusionHook().upload_audio(wav_file)
 
     # The track may be on the server: an Airflow retry could upload it twice.

@@ -66,7 +66,7 @@ class _RiffusionPollTrigger(BaseTrigger):
         settings: RiffusionSettings | None = None
         try:
             settings = await load_settings(self.riffusion_conn_id)
-            async with RiffusionAsyncClient(settings) as client:
+            async with RiffusionAsyncClient(settings, self.poll_interval) as client:
                 while True:
                     try:
                         event = await check(client)
