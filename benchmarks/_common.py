@@ -1,0 +1,342 @@
+"""Shared plumbing for the benchmarks: the emulator in its own process, workers, results.
+
+Nothing here prints the token: it reaches the emulator and the workers through environment
+variables (never a command line that ``ps`` shows), and every error text that leaves a child
+process is scrubbed before it is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+PYTHON = sys.executable
+TOKEN_ENV = "RIFFUSION_EMULATOR_TOKEN"
+"""The emulator reads its token from here; the benchmarks never pass it on a command line."""
+RESULT_PREFIX = "BENCH-RESULT "
+MIB = 1024 * 1024
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """One measured number, with the goal it is held against (if any)."""
+
+    name: str
+    value: float | None
+    unit: str
+    goal: str = ""
+    ok: bool | None = None
+    detail: str = ""
+
+    def shown(self) -> str:
+        if self.value is None:
+            return "n/a"
+        if abs(self.value) >= 100 or float(self.value).is_integer():
+            return f"{self.value:,.0f} {self.unit}".strip()
+        return f"{self.value:.3g} {self.unit}".strip()
+
+
+@dataclass
+class Report:
+    """What one benchmark script hands to ``run_all.py``."""
+
+    script: str
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, *args: Any, **kwargs: Any) -> Figure:
+        figure = Figure(*args, **kwargs)
+        self.figures.append(figure)
+        return figure
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def print(self) -> None:
+        print(f"\n== {self.script} ==")
+        width = max((len(f.name) for f in self.figures), default=10)
+        for figure in self.figures:
+            verdict = {True: "PASS", False: "FAIL", None: ""}[figure.ok]
+            goal = f"  goal {figure.goal}" if figure.goal else ""
+            print(f"  {figure.name:<{width}}  {figure.shown():>16}{goal}  {verdict}")
+            if figure.detail:
+                print(f"  {'':<{width}}    {figure.detail}")
+        for text in self.notes:
+            print(f"  note: {text}")
+
+    def save(self, path: Path | None) -> None:
+        if path is not None:
+            path.write_text(
+                json.dumps(
+                    {"script": self.script, "figures": [asdict(f) for f in self.figures], "notes": self.notes}, indent=2
+                ),
+                encoding="utf-8",
+            )
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM (``run_all.py`` running out of time) into SystemExit, so cleanup in ``finally`` runs."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions / smaller sizes (for a smoke run)")
+    parser.add_argument("--json-out", type=Path, default=None, help="also write the figures here (run_all.py)")
+    return parser
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return float(ordered[rank - 1])
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+def make_token() -> str:
+    return "bench-" + secrets.token_urlsafe(18)
+
+
+def scrub(text: str, token: str) -> str:
+    return text.replace(token, "***") if token else text
+
+
+# -- environment -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def temp_dir(prefix: str) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def child_env(airflow_home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a worker: a throwaway AIRFLOW_HOME, no inherited connections or config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env.pop("AIRFLOW_CONFIG", None)
+    env.update(
+        AIRFLOW_HOME=str(airflow_home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.update(extra)
+    return env
+
+
+def riffusion_conn_json(base_url: str, token: str) -> str:
+    return json.dumps({"conn_type": "riffusion", "password": token, "host": base_url})
+
+
+def write_mp3(path: Path, size: int) -> Path:
+    """An 'mp3' of ``size`` bytes written fast: an ID3 header, a little data, the rest a sparse hole."""
+    with path.open("wb") as out:
+        out.write(b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 16)
+        out.truncate(size)
+    return path
+
+
+# -- the emulator in another process -----------------------------------------------------------------
+
+
+class EmulatorProcess:
+    """``python -m airflow_provider_riffusion.testing --port 0 --ready-file F`` as a context manager."""
+
+    def __init__(self, token: str, workdir: Path, *, pending_polls: int = 1, extra_args: Sequence[str] = ()) -> None:
+        self.token = token
+        self.workdir = workdir
+        self.args = ["--pending-polls", str(pending_polls), *extra_args]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.base_url = ""
+        self.root_url = ""
+        self._log = workdir / "emulator.log"
+
+    def __enter__(self) -> EmulatorProcess:
+        ready = self.workdir / f"emulator-ready-{os.getpid()}-{time.monotonic_ns()}"
+        env = child_env(self.workdir, **{TOKEN_ENV: self.token})
+        with self._log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    PYTHON,
+                    "-m",
+                    "airflow_provider_riffusion.testing",
+                    "--port",
+                    "0",
+                    "--ready-file",
+                    str(ready),
+                    *self.args,
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while not ready.exists():
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the emulator exited with {self.process.returncode}: {self.log_tail()}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the emulator did not start within 60 s: {self.log_tail()}")
+                time.sleep(0.05)
+            self.base_url = ready.read_text(encoding="utf-8").strip()
+            match = re.match(r"(https?://[^/]+)", self.base_url)
+            assert match, self.base_url
+            self.root_url = match.group(1)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return scrub(self._log.read_text(encoding="utf-8", errors="replace")[-chars:], self.token)
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def control(self, name: str, payload: Any = None, timeout: float = 30) -> Any:
+        url = f"{self.root_url}/_emulator/{name}"
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # loopback only
+            return json.loads(response.read())
+
+    def stats(self) -> dict[str, int]:
+        return self.control("stats")
+
+
+# -- workers -------------------------------------------------------------------------------------------
+
+
+def emit_result(result: Any) -> None:
+    """A worker's answer: one line on stdout that the parent picks out."""
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+def run_worker(args: Sequence[str], env: dict[str, str], *, timeout: float, token: str = "") -> Any:
+    """Run ``python <args>`` and return the JSON it emitted; fail with its (scrubbed) output otherwise."""
+    process = subprocess.Popen(
+        [PYTHON, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate(timeout=10)
+        tail = scrub(err.decode(errors="replace")[-1500:], token)
+        raise RuntimeError(f"worker {args[:3]} did not finish within {timeout:g} s: {tail}") from None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    text = out.decode(errors="replace")
+    for line in reversed(text.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX) :])
+    detail = scrub((err.decode(errors="replace") + text)[-2000:], token)
+    raise RuntimeError(f"worker {args[:3]} exited {process.returncode} without a result: {detail}")
+
+
+def rss_kib() -> int:
+    """This process's resident set now (KiB)."""
+    with contextlib.suppress(OSError, AttributeError):
+        match = re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text())
+        if match:
+            return int(match.group(1))
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def reset_peak_rss() -> str:
+    """Reset the kernel's peak-RSS mark (VmHWM) so a later ``peak_rss_kib`` covers only what follows."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return "VmHWM after clear_refs"
+    except OSError:
+        return "ru_maxrss"
+
+
+def peak_rss_kib(method: str) -> int:
+    """Peak resident set (KiB): VmHWM when it could be reset, else ``ru_maxrss`` (the whole life)."""
+    if method.startswith("VmHWM"):
+        with contextlib.suppress(OSError):
+            match = re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text())
+            if match:
+                return int(match.group(1))
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def machine_summary() -> dict[str, str]:
+    """nproc, CPU model and RAM, as the README table states them."""
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ram = "unknown"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    load = "unknown"
+    with contextlib.suppress(OSError):
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return {"nproc": str(os.cpu_count()), "cpu": model, "ram": ram, "loadavg": load, "python": sys.version.split()[0]}
