@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,19 @@ def exit_cleanly_on_sigterm() -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def script_main(doc: str, measure: Callable[[bool], Any], worker: Callable[..., None], argv: list[str]) -> int:
+    """The ``main`` of a benchmark script: ``--worker ARGS`` runs its worker, else measure and report."""
+    if argv[:1] == ["--worker"]:
+        worker(*argv[1:])
+        return 0
+    exit_cleanly_on_sigterm()
+    args = base_parser(doc.splitlines()[0]).parse_args(argv)
+    report = measure(args.quick)
+    report.print()
+    report.save(args.json_out)
+    return 0
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:

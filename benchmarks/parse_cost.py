@@ -25,12 +25,11 @@ from _common import (
     PYTHON,
     REPO,
     Report,
-    base_parser,
     child_env,
     emit_result,
-    exit_cleanly_on_sigterm,
     median,
     run_worker,
+    script_main,
     temp_dir,
 )
 
@@ -229,16 +228,7 @@ def measure(quick: bool) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--worker"]:
-        worker(argv[1])
-        return 0
-    exit_cleanly_on_sigterm()
-    args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
-    report = measure(args.quick)
-    report.print()
-    report.save(args.json_out)
-    return 0
+    return script_main(__doc__, measure, worker, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -23,14 +23,13 @@ from typing import Any
 from _common import (
     EmulatorProcess,
     Report,
-    base_parser,
     child_env,
     emit_result,
-    exit_cleanly_on_sigterm,
     make_token,
     median,
     riffusion_conn_json,
     run_worker,
+    script_main,
     temp_dir,
 )
 
@@ -130,16 +129,7 @@ def measure(quick: bool) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--worker"]:
-        worker()
-        return 0
-    exit_cleanly_on_sigterm()
-    args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
-    report = measure(args.quick)
-    report.print()
-    report.save(args.json_out)
-    return 0
+    return script_main(__doc__, measure, worker, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,8 @@ from _common import (
     MIB,
     EmulatorProcess,
     Report,
-    base_parser,
     child_env,
     emit_result,
-    exit_cleanly_on_sigterm,
     make_token,
     median,
     peak_rss_kib,
@@ -32,6 +30,7 @@ from _common import (
     riffusion_conn_json,
     rss_kib,
     run_worker,
+    script_main,
     temp_dir,
     write_mp3,
 )
@@ -138,16 +137,7 @@ def measure(quick: bool) -> Report:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--worker"]:
-        worker(argv[1], argv[2])
-        return 0
-    exit_cleanly_on_sigterm()
-    args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
-    report = measure(args.quick)
-    report.print()
-    report.save(args.json_out)
-    return 0
+    return script_main(__doc__, measure, worker, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":
