@@ -8,7 +8,7 @@ fails the task at once instead of burning its retries.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
@@ -93,6 +93,32 @@ class RiffusionNetworkError(RiffusionTransientError):
         """True when no connection was made: the request provably never reached the server."""
         self.body_sent = body_sent
         """False when the connection broke before the whole request body was read from its source."""
+
+    @classmethod
+    def describe(
+        cls,
+        kind: Literal["connect", "timeout", "lost"],
+        *,
+        base_url: str,
+        what: str,
+        reason: str,
+        timeout: float,
+        attempt: int = 1,
+        body_sent: bool = True,
+    ) -> RiffusionNetworkError:
+        """The one sentence both HTTP clients (requests, aiohttp) give for a network failure."""
+        if kind == "connect":
+            sentence = f"Could not connect to {base_url} for {what} ({reason})"
+        elif kind == "timeout":
+            sentence = f"{base_url} did not answer {what} within {timeout:g} s"
+        else:
+            sentence = f"Lost the connection to {base_url} during {what} ({reason})"
+        tried = f" after {attempt} attempts" if attempt > 1 else ""
+        return cls(
+            f"{sentence}{tried}. Check the connection's host and the network.",
+            connect_failed=kind == "connect",
+            body_sent=body_sent,
+        )
 
 
 class RiffusionResponseError(RiffusionError):

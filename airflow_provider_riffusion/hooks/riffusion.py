@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.providers.common.compat.sdk import BaseHook
 
@@ -205,19 +205,18 @@ class RiffusionHook(BaseHook):
     def _network_error(self, error: Exception, what: str, data: Any, attempt: int) -> RiffusionNetworkError:
         import requests
 
-        connect_failed = isinstance(error, requests.ConnectTimeout) or _caused_by_new_connection(error)
-        base_url = self.settings.base_url
-        if connect_failed:
-            sentence = f"Could not connect to {base_url} for {what} ({_root_reason(error)})"
-        elif isinstance(error, requests.Timeout):
-            sentence = f"{base_url} did not answer {what} within {self.settings.timeout:g} s"
+        if isinstance(error, requests.ConnectTimeout) or _caused_by_new_connection(error):
+            kind: Literal["connect", "timeout", "lost"] = "connect"
         else:
-            sentence = f"Lost the connection to {base_url} during {what} ({_root_reason(error)})"
-        tried = f" after {attempt} attempts" if attempt > 1 else ""
+            kind = "timeout" if isinstance(error, requests.Timeout) else "lost"
         return self.settings.scrub(
-            RiffusionNetworkError(
-                f"{sentence}{tried}. Check the connection's host and the network.",
-                connect_failed=connect_failed,
+            RiffusionNetworkError.describe(
+                kind,
+                base_url=self.settings.base_url,
+                what=what,
+                reason=_root_reason(error),
+                timeout=self.settings.timeout,
+                attempt=attempt,
                 body_sent=getattr(data, "complete", True),
             )
         )
