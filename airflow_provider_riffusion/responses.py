@@ -1,6 +1,6 @@
 """What the API's answers mean, independent of the HTTP client that fetched them.
 
-The sync hook (requests) and the triggers (httpx) both pass status, headers and body text
+The sync hook (requests) and the triggers (aiohttp) both pass status, headers and body text
 here, so both revisions of the API are normalized, and errors are classified, in one place.
 """
 

@@ -1,23 +1,25 @@
 """The in-hook retry policy: capped exponential backoff with full jitter, honouring Retry-After.
 
 One policy object drives both the sync hook (``tenacity.Retrying``) and the triggers
-(``tenacity.AsyncRetrying``), so the two paths cannot drift apart.
+(:meth:`RetryPolicy.call_async`, ``tenacity.AsyncRetrying`` after a first failure), so the two
+paths cannot drift apart.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import tenacity
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_MIN_DELAY = 1.0
@@ -51,27 +53,31 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.min_delay * (2 ** (attempt - 1)))
         return random.uniform(self.min_delay, max(self.min_delay, ceiling))
 
-    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        return self.delay(retry_state.attempt_number, getattr(error, "retry_after", None))
+    def _log_retry(self, what: str, attempt: int, error: BaseException | None, sleep: float) -> None:
+        log.warning(
+            "Riffusion API: %s failed (attempt %d of %d): %s; retrying in %.2f s",
+            what,
+            attempt,
+            self.max_attempts,
+            error,
+            sleep,
+        )
 
-    def _tenacity_kwargs(self, should_retry: Callable[[BaseException], bool], what: str) -> dict:
+    def _tenacity_kwargs(self, should_retry: Callable[[BaseException], bool], what: str, done: int = 0) -> dict:
+        """tenacity's settings for this policy, for a loop that starts after ``done`` attempts already failed."""
         import tenacity
+
+        def wait(retry_state: tenacity.RetryCallState) -> float:
+            error = retry_state.outcome.exception() if retry_state.outcome else None
+            return self.delay(retry_state.attempt_number + done, getattr(error, "retry_after", None))
 
         def before_sleep(retry_state: tenacity.RetryCallState) -> None:
             error = retry_state.outcome.exception() if retry_state.outcome else None
-            log.warning(
-                "Riffusion API: %s failed (attempt %d of %d): %s; retrying in %.2f s",
-                what,
-                retry_state.attempt_number,
-                self.max_attempts,
-                error,
-                retry_state.upcoming_sleep,
-            )
+            self._log_retry(what, retry_state.attempt_number + done, error, retry_state.upcoming_sleep)
 
         return {
-            "stop": tenacity.stop_after_attempt(self.max_attempts),
-            "wait": self._wait,
+            "stop": tenacity.stop_after_attempt(self.max_attempts - done),
+            "wait": wait,
             "retry": tenacity.retry_if_exception(should_retry),
             "before_sleep": before_sleep,
             "reraise": True,
@@ -83,11 +89,33 @@ class RetryPolicy:
 
         return tenacity.Retrying(**self._tenacity_kwargs(should_retry, what))
 
-    def async_retrying(self, should_retry: Callable[[BaseException], bool], what: str) -> tenacity.AsyncRetrying:
-        """The same loop for the triggers' event loop (sleeps with asyncio, never blocks)."""
+    async def call_async(
+        self, attempt_once: Callable[[int], Awaitable[T]], should_retry: Callable[[BaseException], bool], what: str
+    ) -> T:
+        """Await ``attempt_once(attempt_number)`` under this policy, on the event loop (sleeps never block).
+
+        The first attempt runs outside tenacity: a trigger's poll nearly always succeeds at once,
+        and entering tenacity's async loop cost about a quarter of a poll's CPU
+        (``benchmarks/trigger_scale.py``). After a first failure, tenacity runs the rest with the
+        numbering, backoff and log lines the sync loop gives the same attempts.
+        """
+        import asyncio
+
         import tenacity
 
-        return tenacity.AsyncRetrying(**self._tenacity_kwargs(should_retry, what))
+        try:
+            return await attempt_once(1)
+        except Exception as error:
+            if self.max_attempts == 1 or not should_retry(error):
+                raise
+            sleep = self.delay(1, getattr(error, "retry_after", None))
+            self._log_retry(what, 1, error, sleep)
+        await asyncio.sleep(sleep)
+        retrying = tenacity.AsyncRetrying(sleep=asyncio.sleep, **self._tenacity_kwargs(should_retry, what, done=1))
+        async for attempt in retrying:
+            with attempt:
+                return await attempt_once(attempt.retry_state.attempt_number + 1)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
 
 def parse_retry_after(value: str | None) -> float | None:

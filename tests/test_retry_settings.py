@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
@@ -167,25 +168,82 @@ def test_retrying_sleeps_what_retry_after_asked_capped() -> None:
     assert sleeps == [8.0, 8.0, 8.0]
 
 
-def test_async_retrying_uses_the_same_policy() -> None:
-    policy = RetryPolicy(max_attempts=5, min_delay=0, max_delay=0)
-    calls = 0
+def run_async_attempts(
+    policy: RetryPolicy, outcomes: Sequence[BaseException | str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[int], list[float], str | BaseException]:
+    """Drive ``call_async`` through ``outcomes`` (an error to raise, or a result); record attempts and sleeps."""
+    attempts: list[int] = []
+    sleeps: list[float] = []
 
-    async def flaky() -> str:
-        nonlocal calls
-        calls += 1
-        if calls < 3:
-            raise RiffusionServerError("HTTP 500", http_status=500)
-        return "ok"
+    async def attempt_once(number: int) -> str:
+        attempts.append(number)
+        outcome = outcomes[len(attempts) - 1]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
-    async def run() -> str:
-        async for attempt in policy.async_retrying(is_transient, "poll"):
-            with attempt:
-                return await flaky()
-        raise AssertionError("unreachable")
+    async def no_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
 
-    assert asyncio.run(run()) == "ok"
-    assert calls == 3
+    monkeypatch.setattr(asyncio, "sleep", no_sleep)  # tenacity's AsyncRetrying sleeps through asyncio.sleep too
+    try:
+        result: str | BaseException = asyncio.run(policy.call_async(attempt_once, is_transient, "poll"))
+    except RiffusionError as error:
+        result = error
+    return attempts, sleeps, result
+
+
+def test_call_async_returns_a_first_success_without_sleeping(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts, sleeps, result = run_async_attempts(RetryPolicy(max_attempts=3), ["ok"], monkeypatch)
+
+    assert (attempts, sleeps, result) == ([1], [], "ok")
+
+
+def test_call_async_numbers_and_spaces_attempts_as_the_sync_loop(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    policy = RetryPolicy(max_attempts=5, min_delay=1.0, max_delay=8.0)
+    limited = RiffusionServerError("HTTP 503", http_status=503)
+    limited.retry_after = 6.0
+    server = RiffusionServerError("HTTP 500", http_status=500)
+
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_riffusion.retry"):
+        attempts, sleeps, result = run_async_attempts(policy, [limited, server, limited, "ok"], monkeypatch)
+
+    assert result == "ok"
+    assert attempts == [1, 2, 3, 4]
+    assert sleeps[0] == 6.0 and sleeps[2] == 6.0  # Retry-After after attempts 1 and 3
+    assert 1.0 <= sleeps[1] <= 2.0  # backoff after attempt 2: up to min_delay * 2
+    messages = [record.getMessage() for record in caplog.records]
+    assert [message.split("; retrying in")[0] for message in messages] == [
+        "Riffusion API: poll failed (attempt 1 of 5): HTTP 503",
+        "Riffusion API: poll failed (attempt 2 of 5): HTTP 500",
+        "Riffusion API: poll failed (attempt 3 of 5): HTTP 503",
+    ]
+    assert messages[0].endswith("retrying in 6.00 s")
+
+
+def test_call_async_stops_after_max_attempts_with_the_last_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    errors = [RiffusionServerError(f"HTTP 50{n}", http_status=500 + n) for n in range(3)]
+
+    attempts, sleeps, result = run_async_attempts(
+        RetryPolicy(max_attempts=3, min_delay=0.1, max_delay=0.5), errors, monkeypatch
+    )
+
+    assert attempts == [1, 2, 3]
+    assert len(sleeps) == 2
+    assert result is errors[2]
+
+
+@pytest.mark.parametrize("max_attempts", [1, 4])
+def test_call_async_does_not_retry_what_is_not_transient_or_a_single_attempt(
+    monkeypatch: pytest.MonkeyPatch, max_attempts: int
+) -> None:
+    error = RiffusionServerError("HTTP 500", http_status=500) if max_attempts == 1 else RiffusionError("HTTP 401")
+
+    attempts, sleeps, result = run_async_attempts(RetryPolicy(max_attempts=max_attempts), [error, "ok"], monkeypatch)
+
+    assert (attempts, sleeps, result) == ([1], [], error)
 
 
 # --- settings_from_connection --------------------------------------------------------------
