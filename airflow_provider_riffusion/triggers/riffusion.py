@@ -9,6 +9,7 @@ the deadline the task started with. Triggers only read: uploads happen on worker
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,12 @@ class _RiffusionPollTrigger(BaseTrigger):
             "max_consecutive_errors": self.max_consecutive_errors,
         }
 
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but never past the deadline."""
+        if self.deadline is not None:
+            seconds = min(seconds, self.deadline - time.time())
+        await asyncio.sleep(max(0.0, seconds))
+
     async def _poll(self, check: Callable[[Any], Awaitable[dict[str, Any] | None]], what: str) -> dict[str, Any]:
         """Run ``check`` until it returns the success event; any ending becomes one event."""
         from airflow_provider_riffusion.async_client import RiffusionAsyncClient, load_settings
@@ -65,6 +72,10 @@ class _RiffusionPollTrigger(BaseTrigger):
         errors = 0
         settings: RiffusionSettings | None = None
         try:
+            # The task checked once right before deferring, so the first poll waits too: a random part of
+            # an interval, so that waits deferred together (or re-created together by a triggerer restart)
+            # neither start nor poll in one burst that stalls the triggerer's loop.
+            await self._sleep(random.uniform(0.5, 1.0) * self.poll_interval)
             settings = await load_settings(self.riffusion_conn_id)
             async with RiffusionAsyncClient(settings, self.poll_interval) as client:
                 while True:
@@ -91,7 +102,7 @@ class _RiffusionPollTrigger(BaseTrigger):
                             "status": "timeout",
                             "message": f"{what} did not finish before the task's timeout.",
                         }
-                    await asyncio.sleep(self.poll_interval if remaining is None else min(self.poll_interval, remaining))
+                    await self._sleep(self.poll_interval)
         except exceptions.RiffusionError as error:
             failed = isinstance(error, (exceptions.RiffusionUploadFailedError, exceptions.RiffusionSongFailedError))
             return {
