@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
@@ -132,16 +133,60 @@ class SourceReadError(Exception):
         )
 
 
-class HashingReader:
-    """Streams a source to the HTTP client while counting and hashing what was actually read.
+class OverlappedSha256:
+    """A sha256 that hashes large chunks on a helper thread while the caller goes on sending them.
 
-    ``requests`` sends a body that has ``read`` in chunks, with a Content-Length when the body
-    has ``__len__`` and chunked transfer otherwise: so only a reader of known size defines
-    ``__len__`` (``requests`` calls ``len()`` whenever the method exists). A sized reader never
-    yields more bytes than it announced, and fails (before the body is complete) on fewer.
-    ``complete`` tells whether the whole body left
-    the reader: a connection lost before that provably did not deliver the upload, so it may be
-    retried without risking a duplicate.
+    hashlib releases the GIL while it hashes a large buffer, so hashing chunk *n* overlaps with
+    the HTTP client writing chunk *n* to the socket: with a core to spare, the digest stops
+    adding its own time to the upload's (``benchmarks/upload_speed.py``). One chunk at a time is
+    in flight (deeper queues measured slower), so memory stays at two chunks; small chunks are
+    hashed inline, where a thread hop costs more than it saves.
+    """
+
+    THREAD_MIN_BYTES = 64 * 1024
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def update(self, chunk: bytes) -> None:
+        self._settle()
+        if len(chunk) < self.THREAD_MIN_BYTES:
+            self._hash.update(chunk)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riffusion-sha256")
+        self._pending = self._executor.submit(self._hash.update, chunk)
+
+    def hexdigest(self) -> str:
+        self._settle()
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        """Finish the chunk in flight and let the helper thread go; the digest stays readable."""
+        self._settle()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _settle(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+
+class HashingReader:
+    """Streams a source to the HTTP client in chunks, counting and hashing what was actually read.
+
+    An iterable, not a file: ``requests`` (through urllib3) sends an iterable body chunk by chunk
+    as it comes, where it would read a file-like body in 8-16 KiB blocks; whole chunks let the
+    sha256 run beside the send (:class:`OverlappedSha256`). It is sent with a Content-Length when
+    it has ``__len__`` and chunked otherwise, so only a reader of known size defines ``__len__``
+    (``requests`` calls ``len()`` whenever the method exists). A sized reader never yields more
+    bytes than it announced, and fails (before the body is complete) on fewer. ``complete``
+    tells whether the whole body left the reader: a connection lost before that provably did
+    not deliver the upload, so it may be retried without risking a duplicate.
     """
 
     def __new__(cls, stream: IO[bytes], size: int | None, **kwargs: Any) -> HashingReader:
@@ -154,14 +199,17 @@ class HashingReader:
         self._size = size
         self._where = where
         self._max_bytes = max_bytes
-        self._sha256 = hashlib.sha256()
+        self._sha256 = OverlappedSha256()
         self.bytes_read = 0
         self.complete = False
 
-    def read(self, size: int = -1) -> bytes:
-        if size == 0:
-            return b""
-        wanted = CHUNK_SIZE if size is None or size < 0 else size
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self._next_chunk():
+            yield chunk
+
+    def _next_chunk(self) -> bytes:
+        """The next chunk of at most ``CHUNK_SIZE`` bytes, hashed and counted; ``b""`` at the end."""
+        wanted = CHUNK_SIZE
         if self._size is not None:
             wanted = min(wanted, self._size - self.bytes_read)
             if wanted <= 0:
@@ -195,15 +243,12 @@ class HashingReader:
         except Exception as error:
             raise SourceReadError(self._where, describe_error(error)) from error
 
-    def __iter__(self) -> Iterator[bytes]:
-        while chunk := self.read(CHUNK_SIZE):
-            yield chunk
-
     @property
     def sha256(self) -> str:
         return self._sha256.hexdigest()
 
     def close(self) -> None:
+        self._sha256.close()
         self._stream.close()
 
     def __enter__(self) -> HashingReader:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import logging
 import os
+import threading
 import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -442,22 +443,24 @@ def test_small_file_does_not_warn(write, caplog: pytest.LogCaptureFixture) -> No
 # --- HashingReader -------------------------------------------------------------------------
 
 
-def test_hashing_reader_counts_hashes_and_completes_only_at_eof(write) -> None:
+def test_hashing_reader_counts_hashes_and_completes_only_at_eof(write, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audio, "CHUNK_SIZE", 1000)
     data = MP3 * 40
     path = write("song.mp3", data)
     upload = prepare_upload(path)
     reader = HashingReader(upload.open(), upload.size)
     assert len(reader) == len(data)
 
+    chunks = iter(reader)
     received = b""
     while len(received) < len(data):
-        chunk = reader.read(1000)
-        assert chunk
+        chunk = next(chunks)
+        assert 0 < len(chunk) <= 1000
         received += chunk
         assert not reader.complete  # every byte read, but EOF not yet seen
     assert reader.bytes_read == len(data)
 
-    assert reader.read(1000) == b""
+    assert next(chunks, None) is None
     assert reader.complete
     assert received == data
     assert reader.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -478,12 +481,53 @@ def test_hashing_reader_iterates_in_chunks(monkeypatch: pytest.MonkeyPatch) -> N
     assert reader.sha256 == hashlib.sha256(WAV).hexdigest()
 
 
-def test_hashing_reader_partial_read_is_not_complete() -> None:
+def test_hashing_reader_partial_read_is_not_complete(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audio, "CHUNK_SIZE", 10)
     reader = HashingReader(io.BytesIO(M4A), len(M4A))
-    reader.read(10)
+    next(iter(reader))
     assert reader.bytes_read == 10
     assert not reader.complete
     assert reader.sha256 == hashlib.sha256(M4A[:10]).hexdigest()
+
+
+class ThreadRecordingSha256:
+    """hashlib's sha256, noting which thread hashed each chunk."""
+
+    def __init__(self) -> None:
+        self.real = ORIGINAL_SHA256()
+        self.threads: list[str] = []
+        RECORDERS.append(self)
+
+    def update(self, chunk: bytes) -> None:
+        self.threads.append(threading.current_thread().name)
+        self.real.update(chunk)
+
+    def hexdigest(self) -> str:
+        return self.real.hexdigest()
+
+
+ORIGINAL_SHA256 = hashlib.sha256
+RECORDERS: list[ThreadRecordingSha256] = []
+
+
+@pytest.mark.parametrize("chunk_size", [1000, 64 * 1024, 1024 * 1024])
+def test_hashing_reader_hashes_large_chunks_beside_the_send_and_gets_the_same_digest(
+    monkeypatch: pytest.MonkeyPatch, chunk_size: int
+) -> None:
+    monkeypatch.setattr(audio, "CHUNK_SIZE", chunk_size)
+    data = bytes(range(256)) * 20_000 + b"tail"  # about 5 MB, and a short last chunk
+    expected = hashlib.sha256(data).hexdigest()
+    RECORDERS.clear()
+    monkeypatch.setattr(audio.hashlib, "sha256", ThreadRecordingSha256)
+
+    with HashingReader(io.BytesIO(data), len(data)) as reader:
+        assert b"".join(reader) == data
+
+    assert reader.sha256 == expected  # still readable after close
+    [recorder] = RECORDERS
+    assert len(recorder.threads) == -(-len(data) // chunk_size)
+    on_helper = {name.startswith("riffusion-sha256") for name in recorder.threads[:-1]}
+    assert on_helper == {chunk_size >= audio.OverlappedSha256.THREAD_MIN_BYTES}  # small chunks: inline
 
 
 def test_hashing_reader_without_size_has_no_length() -> None:
