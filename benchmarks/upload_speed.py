@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+import psutil
 from _common import (
     MIB,
     PYTHON,
@@ -80,9 +82,9 @@ def worker(mode: str, warmup_path: str) -> None:
         path = line.strip()
         if not path:
             break
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         sent = upload(path)
-        emit_result({"seconds": time.perf_counter() - started, "bytes": sent})
+        emit_result({"seconds": time.perf_counter() - started, "bytes": sent, "cpu": time.process_time() - cpu})
 
 
 class Worker:
@@ -111,11 +113,13 @@ class Worker:
                 return json.loads(line[len(RESULT_PREFIX) :])
         raise RuntimeError("worker gave no answer in time")
 
-    def upload(self, path: Path) -> float:
+    def upload(self, path: Path) -> tuple[float, float]:
+        """Wall seconds and CPU seconds (the worker process, all threads) of one upload."""
         assert self.process.stdin is not None
         self.process.stdin.write(f"{path}\n")
         self.process.stdin.flush()
-        return float(self.read(timeout=300)["seconds"])
+        result = self.read(timeout=300)
+        return float(result["seconds"]), float(result["cpu"])
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -128,7 +132,9 @@ class Worker:
                 self.process.wait(timeout=10)
 
 
-def curl_upload(path: Path, url: str, header_file: Path, token: str) -> float:
+def curl_upload(path: Path, url: str, header_file: Path, token: str) -> tuple[float, float]:
+    """curl's own ``time_total`` and the CPU seconds it used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = [
         "curl", "-sS", "-o", os.devnull, "-w", "%{http_code} %{time_total}", "-X", "POST", "-T", str(path),
         "-H", "Content-Type: audio/mpeg", "-H", f"@{header_file}", f"{url}/music/upload-audio?file_name=x",
@@ -137,7 +143,8 @@ def curl_upload(path: Path, url: str, header_file: Path, token: str) -> float:
     code, _, seconds = done.stdout.partition(" ")
     if done.returncode != 0 or code != "200":
         raise RuntimeError(f"curl failed ({done.returncode}, HTTP {code}): {scrub(done.stderr, token)[-500:]}")
-    return float(seconds)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return float(seconds), (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def measure(quick: bool) -> Report:
@@ -149,7 +156,10 @@ def measure(quick: bool) -> Report:
     size_mib = 50 if quick else 200
     repetitions = 3 if quick else 7
     token = make_token()
-    times: dict[str, list[float]] = {"curl": [], "hook": [], "requests": []}
+    clients = ("curl", "hook", "requests")
+    times: dict[str, list[float]] = {client: [] for client in clients}
+    cpu: dict[str, list[float]] = {client: [] for client in clients}
+    emulator_cpu: dict[str, list[float]] = {client: [] for client in clients}
     with temp_dir("riffusion-bench-speed-") as work:
         header_file = work / "auth-header"
         header_file.touch(mode=0o600)
@@ -158,6 +168,7 @@ def measure(quick: bool) -> Report:
         track = write_mp3(work / "track.mp3", size_mib * MIB)
         workers: list[Worker] = []
         with EmulatorProcess(token, work) as emulator, (work / "workers.log").open("wb") as worker_log:
+            server = psutil.Process(emulator.pid)
             env = child_env(
                 work,
                 AIRFLOW_CONN_RIFFUSION_DEFAULT=riffusion_conn_json(emulator.base_url, token),
@@ -168,10 +179,18 @@ def measure(quick: bool) -> Report:
                 workers.append(hook)
                 plain = Worker("requests", warmup, env, worker_log, token)
                 workers.append(plain)
+                uploads = {
+                    "curl": lambda: curl_upload(track, emulator.base_url, header_file, token),
+                    "hook": lambda: hook.upload(track),
+                    "requests": lambda: plain.upload(track),
+                }
                 for _ in range(repetitions):
-                    times["curl"].append(curl_upload(track, emulator.base_url, header_file, token))
-                    times["hook"].append(hook.upload(track))
-                    times["requests"].append(plain.upload(track))
+                    for client in clients:
+                        server_before = sum(server.cpu_times()[:2])
+                        seconds, client_cpu = uploads[client]()
+                        emulator_cpu[client].append(sum(server.cpu_times()[:2]) - server_before)
+                        times[client].append(seconds)
+                        cpu[client].append(client_cpu)
             finally:
                 for running in workers:
                     running.close()
@@ -205,10 +224,25 @@ def measure(quick: bool) -> Report:
         detail=f"ratio to curl {plain_s / curl:.2f}; runs {[round(t, 3) for t in times['requests']]}",
     )
     report.add(
-        f"sha256 of the {size_mib} MiB file alone (what the hook adds: its 'sha256' output)",
+        f"sha256 of the {size_mib} MiB file alone (the hook's 'sha256' output; curl hashes nothing)",
         median(hashing),
         "s",
-        detail=f"hook minus this = {hook_s - median(hashing):.3f} s = {(hook_s - median(hashing)) / curl:.2f} x curl",
+        detail="the hook hashes on a helper thread beside the send, so it costs CPU more than wall time",
+    )
+    for client in clients:
+        report.add(
+            f"{client}: CPU per upload, client / emulator",
+            median(cpu[client]),
+            "s",
+            detail=f"client {median(cpu[client]):.3f} s (all threads), emulator {median(emulator_cpu[client]):.3f} s",
+        )
+    cores = os.cpu_count() or 1
+    floor = max(median(times["curl"]), (median(cpu["hook"]) + median(emulator_cpu["hook"])) / cores)
+    report.add(
+        f"hook / curl floor on {cores} cores: (hook CPU + emulator CPU) / cores, over curl's time",
+        floor / curl,
+        "x",
+        detail="the best ratio this machine allows while both ends hash; more cores lower it",
     )
     report.note(f"medians of {repetitions} interleaved repetitions; same emulator process for all clients")
     return report
