@@ -32,7 +32,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -49,7 +49,13 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "triggerer": ("triggerer", "--skip-serve-logs"),
     "api-server": ("api-server", "--host", "127.0.0.1", "--port", "{api_port}"),
 }
-HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+HEALTH_KEYS = {
+    "scheduler": "scheduler",
+    "dag-processor": "dag_processor",
+    "triggerer": "triggerer",
+    "api-server": "metadatabase",
+}
+"""What the api-server's health endpoint reports for each component (the api-server: its database)."""
 FINAL_RUN_STATES = frozenset({"success", "failed"})
 FINAL_TASK_STATES = frozenset({"success", "failed", "upstream_failed", "skipped", "removed"})
 
@@ -170,9 +176,19 @@ class AirflowCluster:
     ``root`` holds ``airflow-home/`` (AIRFLOW_HOME, with the SQLite DB and ``logs/``), ``dags/``
     (copies of ``dag_files``), ``output/`` (the captured stdout+stderr of every process and CLI
     call) and ``tmp/`` (TMPDIR of every process). ``env`` adds to or overrides the environment.
+    ``components`` chooses which start (the api-server always does: health is read from it).
     """
 
-    def __init__(self, root: Path, dag_files: list[Path], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        dag_files: list[Path],
+        env: dict[str, str] | None = None,
+        components: Sequence[str] = tuple(COMPONENTS),
+    ) -> None:
+        unknown = set(components) - set(COMPONENTS)
+        assert not unknown, f"unknown components {sorted(unknown)}; choose from {list(COMPONENTS)}"
+        self.wanted = [name for name in COMPONENTS if name in components or name == "api-server"]
         self.root = root
         self.home = root / "airflow-home"
         self.dags_folder = root / "dags"
@@ -225,11 +241,11 @@ class AirflowCluster:
         self.stop()
 
     def start(self, timeout: float = 120) -> float:
-        """Migrate the DB, start the four components, wait until the api-server reports all healthy."""
+        """Migrate the DB, start the components, wait until the api-server reports them all healthy."""
         began = time.monotonic()
         # Migrating first also writes airflow.cfg (with its generated JWT secret) that all processes share.
         self.cli("db", "migrate", timeout=timeout)
-        for name in COMPONENTS:
+        for name in self.wanted:
             self.start_component(name)
         self.wait_healthy(timeout=max(timeout - (time.monotonic() - began), 10))
         return time.monotonic() - began
@@ -294,7 +310,12 @@ class AirflowCluster:
 
     def is_healthy(self) -> bool:
         health = self.health() or {}
-        return all((health.get(key) or {}).get("status") == "healthy" for key in HEALTH_KEYS)
+        return all((health.get(HEALTH_KEYS[name]) or {}).get("status") == "healthy" for name in self.wanted)
+
+    def get_json(self, path: str) -> Any:
+        """GET ``path`` from the api-server (public endpoints, or any with the simple auth manager's all-admins)."""
+        with urllib.request.urlopen(f"{self.api_url}{path}", timeout=10) as response:
+            return json.loads(response.read())
 
     def wait_healthy(self, timeout: float) -> None:
         def check() -> bool:
@@ -304,7 +325,7 @@ class AirflowCluster:
         poll(
             check,
             timeout=timeout,
-            what="the scheduler, dag-processor, triggerer and api-server to report healthy",
+            what=f"{', '.join(self.wanted)} to report healthy",
             describe=self.diagnostics,
         )
 

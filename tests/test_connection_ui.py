@@ -24,25 +24,18 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any
 
 import pytest
 
 from airflow_provider_riffusion.connection_form import DEFAULT_BASE_URL, EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_riffusion.testing import RiffusionEmulator
 from airflow_provider_riffusion.testing.dag_run import airflow_env, airflow_executable
+from tests.airflow_cluster import AirflowCluster
 from tests.support import TOKEN
-
-T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts" / "connection-ui"
@@ -87,135 +80,19 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason + "." + hint)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _poll(check: Callable[[], T | None], *, timeout: float, what: str, describe: Callable[[], str]) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None and result is not False:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"Timed out after {timeout:g} s waiting for {what}.\n{describe()}")
-        time.sleep(0.3)
-
-
-def _kill_group(pgid: int, signum: int) -> bool:
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # only zombies left
-        return True
-    return True
-
-
-@dataclass
-class ApiServer:
-    """``airflow api-server`` in its own process group, in a temporary AIRFLOW_HOME."""
-
-    root: Path
-    port: int = field(default_factory=_free_port)
-    process: subprocess.Popen[bytes] | None = None
-    _output: IO[bytes] | None = None
-
-    def __post_init__(self) -> None:
-        self.home = self.root / "airflow-home"
-        self.log_path = self.root / "api-server.log"
-        dags = self.root / "dags"
-        for folder in (self.home, dags, self.root / "tmp"):
-            folder.mkdir(parents=True, exist_ok=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = airflow_env(
-            self.home,
-            dags,
-            {
-                "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
-                "TMPDIR": str(self.root / "tmp"),
-                "PYTHONUNBUFFERED": "1",
-                "AIRFLOW__API__BASE_URL": self.url,
-                "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-                "AIRFLOW__CORE__AUTH_MANAGER": (
-                    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-                ),
-                # No login page: every visitor is an admin (and no generated password is printed).
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            },
-        )
-        self.env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
-
-    def start(self, timeout: float = 60) -> None:
-        """``airflow db migrate``, then the api-server, until its health endpoint answers (bounded)."""
-        migrate = subprocess.run(
-            [airflow_executable(), "db", "migrate"],
-            env=self.env,
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=120,
-            start_new_session=True,
-        )
-        assert migrate.returncode == 0, f"airflow db migrate failed:\n{(migrate.stdout + migrate.stderr)[-3000:]!r}"
-        self._output = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [airflow_executable(), "api-server", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env,
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            stdout=self._output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stop() reaches the uvicorn workers too
-        )
-        _poll(self._healthy, timeout=timeout, what="the api-server's health endpoint", describe=self.tail)
-
-    def _healthy(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"the api-server exited with {self.process.returncode}:\n{self.tail()}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=3) as response:
-                health = json.loads(response.read())
-        except (OSError, ValueError):
-            return False
-        return bool((health.get("metadatabase") or {}).get("status") == "healthy")
-
-    def get_json(self, path: str) -> Any:
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
-            return json.loads(response.read())
-
-    def stop(self, timeout: float = 10) -> None:
-        """SIGTERM the group, SIGKILL whatever is left at the deadline; safe to call twice."""
-        process, self.process = self.process, None
-        if process is not None:
-            _kill_group(process.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=timeout)
-            _kill_group(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        if self._output is not None:
-            self._output.close()
-            self._output = None
-
-    def __enter__(self) -> ApiServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no api-server output)"
+def _api_server(root: Path) -> AirflowCluster:
+    """Just ``airflow api-server`` (SQLite, SimpleAuthManager with everyone an admin: no login page)."""
+    return AirflowCluster(
+        root,
+        dag_files=[],
+        env={
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+        },
+        components=("api-server",),
+    )
 
 
 def _check_browser_prerequisites() -> None:
@@ -234,7 +111,7 @@ def _check_browser_prerequisites() -> None:
 def test_connection_form_in_the_ui(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _check_browser_prerequisites()
     began = time.monotonic()
-    with ApiServer(tmp_path / "airflow") as api_server:
+    with _api_server(tmp_path / "airflow") as api_server:
         ready_in = time.monotonic() - began
         worked_around = _drive_connection_form(api_server, tmp_path)
     with capsys.disabled():
@@ -249,7 +126,7 @@ def test_connection_form_in_the_ui(tmp_path: Path, capsys: pytest.CaptureFixture
             )
 
 
-def _drive_connection_form(api_server: ApiServer, tmp_path: Path) -> list[str]:
+def _drive_connection_form(api_server: AirflowCluster, tmp_path: Path) -> list[str]:
     """The whole browser session; returns the API answers that needed the port workaround."""
     from playwright.sync_api import Page, Request, Route, expect, sync_playwright
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -300,7 +177,7 @@ def _drive_connection_form(api_server: ApiServer, tmp_path: Path) -> list[str]:
         page.route("**/api/v2/connections/test", portless_test_fix)
         try:
             # -- the empty form, with our connection type chosen --
-            page.goto(f"{api_server.url}/connections")
+            page.goto(f"{api_server.api_url}/connections")
             page.get_by_role("button", name="Add Connection").click()
             dialog = page.get_by_role("dialog")
             expect(dialog.get_by_role("heading", name="Add Connection")).to_be_visible()
@@ -408,7 +285,7 @@ def _drive_connection_form(api_server: ApiServer, tmp_path: Path) -> list[str]:
             try:
                 shoot(page, "failure.png")
             finally:
-                print(f"api-server output (last lines):\n{api_server.tail()}")
+                print(f"api-server output (last lines):\n{api_server.diagnostics()}")
             raise
         finally:
             context.close()
