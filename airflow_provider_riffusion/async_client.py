@@ -18,7 +18,7 @@ import os
 import ssl
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_riffusion.exceptions import RiffusionNetworkError
+from airflow_provider_riffusion.exceptions import RiffusionConnectionConfigError, RiffusionNetworkError
 from airflow_provider_riffusion.hooks.riffusion import SONGS_PATH, UPLOAD_PATH, retry_read
 
 if TYPE_CHECKING:
@@ -120,6 +120,9 @@ class RiffusionAsyncClient:
             async with self._session.get(self.settings.url(path), params=params, proxy=self._proxy) as response:
                 status, headers = response.status, response.headers
                 text = (await response.read()).decode(response.charset or "utf-8", errors="replace")
+        except aiohttp.ClientConnectorCertificateError as error:
+            reason = getattr(error.certificate_error, "verify_message", None) or "certificate verify failed"
+            raise RiffusionConnectionConfigError.certificate_refused(self.settings.base_url, reason) from None
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise RiffusionNetworkError.describe(
                 _failure_kind(error),

@@ -35,6 +35,14 @@ class RiffusionInputError(RiffusionFatalError, ValueError):
 class RiffusionConnectionConfigError(RiffusionFatalError):
     """The Airflow connection is missing or malformed (no token, bad base URL...)."""
 
+    @classmethod
+    def certificate_refused(cls, base_url: str, reason: str) -> RiffusionConnectionConfigError:
+        """The server's TLS certificate failed verification: nothing was sent, and retrying cannot help."""
+        return cls(
+            f"The TLS certificate of {base_url} was refused ({reason}): point REQUESTS_CA_BUNDLE at the CA "
+            "bundle that signs it (a corporate proxy's CA, for example), or correct the connection's host."
+        )
+
 
 class RiffusionBadRequestError(RiffusionFatalError):
     """HTTP 400: a parameter was rejected by the API."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_riffusion.exceptions import (
+    RiffusionConnectionConfigError,
     RiffusionError,
     RiffusionNetworkError,
     RiffusionRateLimitError,
@@ -202,9 +203,14 @@ class RiffusionHook(BaseHook):
             raise self.settings.scrub(failure)
         return decode_json(response.status_code, response.headers, response.text, what)
 
-    def _network_error(self, error: Exception, what: str, data: Any, attempt: int) -> RiffusionNetworkError:
+    def _network_error(self, error: Exception, what: str, data: Any, attempt: int) -> RiffusionError:
         import requests
 
+        refused = _certificate_refusal(error)
+        if refused is not None:
+            return self.settings.scrub(
+                RiffusionConnectionConfigError.certificate_refused(self.settings.base_url, refused)
+            )
         if isinstance(error, requests.ConnectTimeout) or _caused_by_new_connection(error):
             kind: Literal["connect", "timeout", "lost"] = "connect"
         else:
@@ -425,6 +431,16 @@ def _error_chain(error: BaseException) -> Iterator[BaseException]:
         yield current
         stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
         stack.extend(getattr(current, "args", ()))
+
+
+def _certificate_refusal(error: BaseException) -> str | None:
+    """Why the server's TLS certificate was refused ('self-signed certificate'), or None if it was not."""
+    import ssl
+
+    for current in _error_chain(error):
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current.verify_message or "certificate verify failed"
+    return None
 
 
 def _caused_by_new_connection(error: BaseException) -> bool:

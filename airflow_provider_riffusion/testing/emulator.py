@@ -5,6 +5,7 @@ werkzeug is imported only in ``start()``, so importing this module (and the test
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,9 @@ class RiffusionEmulator:
     ``revision`` selects the upload and status response shapes ("2025-02-17" or "2025-02-25");
     ``compose_shape`` selects the create-compose answer ("jobs" or "job_id"). Uploads answer "pending"
     for ``pending_polls`` status GETs and until ``pending_seconds`` have passed; songs answer
-    "queued"/"generating_audio" for ``song_polls`` GETs, then "completed".
+    "queued"/"generating_audio" for ``song_polls`` GETs, then "completed". With ``ssl_context`` (a
+    server-side ``ssl.SSLContext`` holding a certificate for 127.0.0.1) it serves HTTPS, for tests of
+    certificate checks.
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class RiffusionEmulator:
         song_polls: int = 1,
         compose_shape: str = "jobs",
         port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if isinstance(user_ids, str):
             raise ValueError("user_ids must be a sequence of account ids, not one string")
@@ -48,6 +52,7 @@ class RiffusionEmulator:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int between 0 and 65535, not {port!r}")
         self._requested_port = port
+        self._ssl_context = ssl_context
         self._server: ServerThread | None = None
 
     # Lifecycle ------------------------------------------------------------------------------------
@@ -59,8 +64,9 @@ class RiffusionEmulator:
         from airflow_provider_riffusion.testing.server import ServerThread
 
         self._state.stopping.clear()
-        server = ServerThread(EmulatorApp(self._state), self._requested_port)
-        self._state.base_url = f"http://127.0.0.1:{server.port}{API_PREFIX}"
+        server = ServerThread(EmulatorApp(self._state), self._requested_port, self._ssl_context)
+        scheme = "http" if self._ssl_context is None else "https"
+        self._state.base_url = f"{scheme}://127.0.0.1:{server.port}{API_PREFIX}"
         server.start()
         self._server = server
         return self
@@ -97,7 +103,7 @@ class RiffusionEmulator:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>/v1/riffusion``, without a trailing slash."""
+        """``http://127.0.0.1:<port>/v1/riffusion`` (``https`` with TLS), without a trailing slash."""
         self._running()
         return self._state.base_url
 

@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import logging
 import socket
+import ssl
 import threading
 from typing import Any
 
@@ -144,11 +145,16 @@ def handler_for(tracker: ConnectionTracker) -> type[KeepAliveHandler]:
 class ServerThread:
     """A threaded werkzeug server on 127.0.0.1 running in a daemon thread."""
 
-    def __init__(self, app: Any, port: int) -> None:
+    def __init__(self, app: Any, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
         self.tracker = ConnectionTracker()
         try:
             self.server: BaseWSGIServer = make_server(
-                "127.0.0.1", port, app, threaded=True, request_handler=handler_for(self.tracker)
+                "127.0.0.1",
+                port,
+                app,
+                threaded=True,
+                request_handler=handler_for(self.tracker),
+                ssl_context=ssl_context,
             )
         except SystemExit as error:  # werkzeug exits the process when it cannot bind
             raise OSError(f"The Riffusion emulator cannot listen on 127.0.0.1:{port}") from error
