@@ -11,6 +11,7 @@ import hashlib
 import io
 import itertools
 import socket
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -82,7 +83,7 @@ class Remote:
         self.routes: dict[str, Route] = {}
         self.gets: Counter[str] = Counter()
         self.headers: list[dict[str, str]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.remote = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -99,6 +100,15 @@ class Remote:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Drops a connection the client reset without printing a traceback (tests break them on purpose)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
