@@ -9,7 +9,7 @@ bash scripts/bootstrap.sh
 bash scripts/install_browser.sh "$venv"
 "$venv/bin/ruff" check .
 "$venv/bin/ruff" format --check .
-"$venv/bin/mypy" airflow_provider_riffusion
+"$venv/bin/mypy"  # files: pyproject.toml [tool.mypy] (package, tests, example DAGs, benchmarks)
 # Airflow's components start their helpers by name: the venv's bin goes first on PATH.
 PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" -m pytest "$@"
 if [ -z "${RIFFUSION_SKIP_AIRFLOW2:-}" ]; then

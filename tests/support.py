@@ -7,6 +7,10 @@ import math
 import struct
 import wave
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
 
 TOKEN = "tok-SECRET-5d1f0c7a9e"
 """A distinctive token: tests search logs, XComs and messages for it."""
@@ -36,3 +40,25 @@ def write_wav(path: Path, seconds: float = 0.5, rate: int = 8000) -> Path:
             )
         )
     return path
+
+
+class RecordingTI:
+    """Stands in for the task instance's XCom push; everything else is real."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+def pushed(context: Context) -> dict[str, Any]:
+    """What the task pushed to XCom through its context's :class:`RecordingTI`."""
+    ti = context["ti"]
+    assert isinstance(ti, RecordingTI)
+    return ti.pushed
+
+
+def task_context(ti: Any = None) -> Context:
+    """The part of a task's context the operators read (only ``ti``, for XCom pushes), typed as the whole."""
+    return cast("Context", {"ti": ti})

@@ -29,7 +29,7 @@ from airflow_provider_riffusion.triggers.riffusion import (
     UploadCompletedTrigger,
     result_from_event,
 )
-from tests.support import TOKEN, connection_json, write_wav
+from tests.support import TOKEN, connection_json, task_context, write_wav
 
 MP3_HEAD = b"ID3\x04\x00\x00\x00\x00\x00\x00"
 
@@ -181,7 +181,7 @@ def test_audio_extension_is_stripped_from_file_name(
 def test_file_name_defaults_to_the_stem(emu: RiffusionEmulator, tmp_path: Path) -> None:
     source = write_wav(tmp_path / "Morning Take.v3.wav")
 
-    UploadAudioOperator(task_id="up", source=str(source)).execute({"ti": None})
+    UploadAudioOperator(task_id="up", source=str(source)).execute(task_context())
 
     assert [record.file_name for record in emu.uploads] == ["Morning Take.v3"]
 
@@ -265,7 +265,7 @@ def test_max_bytes_refuses_a_large_file(emu: RiffusionEmulator, over_50_mb: Path
     limit = 50 * 1024 * 1024
     refused_locally(
         emu,
-        lambda: UploadAudioOperator(task_id="up", source=str(over_50_mb), max_bytes=limit).execute({"ti": None}),
+        lambda: UploadAudioOperator(task_id="up", source=str(over_50_mb), max_bytes=limit).execute(task_context()),
         exc.RiffusionInputError,
         f"is {51 * 1024 * 1024} bytes, over max_bytes={limit}: use a smaller file or raise max_bytes",
     )
@@ -298,10 +298,10 @@ def test_empty_job_id_in_the_hook(emu: RiffusionEmulator, call: str, job_id: Any
 
 def test_empty_job_id_from_a_rendered_template(emu: RiffusionEmulator) -> None:
     sensor = UploadCompletedSensor(task_id="wait", job_id="{{ ti.xcom_pull(task_ids='upload', key='job_id') }}")
-    sensor.render_template_fields({"ti": NothingTI()})
+    sensor.render_template_fields(task_context(NothingTI()))
     assert sensor.job_id == "None"
 
-    refused_locally(emu, lambda: sensor.execute({"ti": NothingTI()}), exc.RiffusionInputError, "job_id is empty")
+    refused_locally(emu, lambda: sensor.execute(task_context(NothingTI())), exc.RiffusionInputError, "job_id is empty")
 
 
 @pytest.mark.parametrize("job_id", RENDERED_NOTHING)
@@ -400,7 +400,7 @@ def test_unknown_default_user_id_in_the_connection(
     monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url, user_id="ghost"))
 
     with pytest.raises(exc.RiffusionBadRequestError) as raised:
-        UploadAudioOperator(task_id="up", source=str(wav)).execute({"ti": None})
+        UploadAudioOperator(task_id="up", source=str(wav)).execute(task_context())
 
     one_line(raised.value, "Unknown user_id 'ghost'")
     assert emu.uploads == []

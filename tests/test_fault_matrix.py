@@ -39,7 +39,7 @@ import pytest
 
 from airflow_provider_riffusion import exceptions as exc
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
-from tests.support import TOKEN, connection_json, write_wav
+from tests.support import TOKEN, RecordingTI, connection_json, pushed, task_context, write_wav
 
 UPLOAD, STATUS, COMPOSE, SONGS = "upload", "status", "compose", "songs"
 SYNC, WAIT, DEFERRABLE = "sync", "wait", "deferrable"
@@ -301,16 +301,6 @@ ROWS_BY_ID = {r.id: r for r in ROWS}
 # -- running a cell --------------------------------------------------------------------------
 
 
-class RecordingTI:
-    """Stands in for the task instance's XCom push; everything else is real."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
-
-
 @pytest.fixture(scope="module")
 def big_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A 12 MiB 'mp3': bigger than loopback socket buffers, so hang and drop catch it mid-body."""
@@ -349,7 +339,7 @@ class Cell:
         self.emu = emu
         self.big, self.big_sha = big
         self.small = small
-        self.context: dict[str, Any] = {"ti": RecordingTI()}
+        self.context = task_context(RecordingTI())
         self.since = 0
         """How many requests the emulator had seen when the fault was queued."""
         self.started = 0.0
@@ -384,7 +374,7 @@ class Cell:
         with pytest.raises(TaskDeferred) as deferred:
             operator.execute(self.context)
         assert isinstance(deferred.value.trigger, UploadCompletedTrigger)
-        assert self.context["ti"].pushed["job_id"] == deferred.value.kwargs["upload"]["job_id"]
+        assert pushed(self.context)["job_id"] == (deferred.value.kwargs or {})["upload"]["job_id"]
         return self.resume(operator, deferred.value)
 
     # status
@@ -589,7 +579,7 @@ def test_upload_operator_first_status_poll_rides_out_a_blip(
             poll_interval=0.01,
         )
         try:
-            result = operator.execute({"ti": RecordingTI()})
+            result = operator.execute(task_context(RecordingTI()))
         except TaskDeferred:
             result = {"status": "deferred"}
         uploads = emu.uploads
@@ -648,7 +638,7 @@ class _MatrixSummary:
         if "test_fault_matrix.py::test_cell[" not in report.nodeid:
             return
         if report.when == "call" or report.outcome != "passed":
-            outcome = report.outcome
+            outcome: str = report.outcome
             if hasattr(report, "wasxfail"):
                 outcome = "xfailed" if report.skipped else "failed"
             self.outcomes.setdefault(report.nodeid, outcome)

@@ -33,7 +33,7 @@ from airflow_provider_riffusion.sensors.riffusion import UploadCompletedSensor
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
 from airflow_provider_riffusion.testing.dag_run import DagTestRun, run_dag_test
 from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger, UploadCompletedTrigger
-from tests.support import TOKEN, connection_json, write_wav
+from tests.support import TOKEN, connection_json, task_context, write_wav
 
 REPO = Path(__file__).resolve().parent.parent
 WRONG_TOKEN = "tok-WRONG-31c4b7e0aa"
@@ -228,7 +228,7 @@ def test_upload_status_failed_exception_carries_no_token(echoing: RiffusionEmula
     upload = RiffusionHook().upload_audio(write_wav(tmp_path / "t.wav"))
 
     with pytest.raises(exc.RiffusionUploadFailedError) as raised:
-        UploadCompletedSensor(task_id="wait", job_id=upload["job_id"]).poke({"ti": None})
+        UploadCompletedSensor(task_id="wait", job_id=upload["job_id"]).poke(task_context())
 
     assert TOKEN not in error_surface(raised.value)
 

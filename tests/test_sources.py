@@ -352,7 +352,7 @@ def _attach(protocol: str, fs: Any, conn_id: str | None = None) -> None:
     try:
         from airflow.sdk.io import attach
     except ImportError:  # Airflow 2.11
-        from airflow.io import attach  # type: ignore[no-redef]
+        from airflow.io import attach  # type: ignore[no-redef,attr-defined,unused-ignore]
     attach(protocol=protocol, conn_id=conn_id, fs=fs)
 
 
