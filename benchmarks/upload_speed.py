@@ -231,10 +231,10 @@ def measure(quick: bool) -> Report:
     )
     for client in clients:
         report.add(
-            f"{client}: CPU per upload, client / emulator",
+            f"{client}: client CPU per upload (all threads)",
             median(cpu[client]),
             "s",
-            detail=f"client {median(cpu[client]):.3f} s (all threads), emulator {median(emulator_cpu[client]):.3f} s",
+            detail=f"the emulator spent {median(emulator_cpu[client]):.3f} s of CPU on the same upload",
         )
     cores = os.cpu_count() or 1
     floor = max(median(times["curl"]), (median(cpu["hook"]) + median(emulator_cpu["hook"])) / cores)
