@@ -6,8 +6,8 @@ then uses Debian's Chromium (``/usr/bin/chromium``) through the Python ``playwri
 download): it adds a "Riffusion (useapi.net)" connection pointing at the bundled emulator, checks what the
 form shows, presses Test with the right and with a wrong token, and checks that no token reaches the page.
 ``scripts/install_browser.sh`` installs both. Without them the test is skipped, unless ``CI`` is set: then
-it fails. Screenshots go to ``artifacts/connection-ui/``; the filled form is also copied to
-``docs/connection-form.png`` for the README.
+it fails. Screenshots go to ``artifacts/connection-ui/``; with ``RIFFUSION_UPDATE_DOCS=1`` the filled form
+also replaces ``docs/connection-form.png``, the README's picture (a plain run leaves the checkout as it was).
 
 ``test_cli_connections_test`` (marker ``airflow_cli``) needs no browser: ``airflow connections test`` with
 the connection in an ``AIRFLOW_CONN_*`` variable.
@@ -212,9 +212,10 @@ def _drive_connection_form(api_server: AirflowCluster, tmp_path: Path) -> list[s
             token.fill(TOKEN)
             expect(dialog.get_by_role("button", name="Save")).to_be_enabled()
             shoot(page, "02-standard-fields-filled.png")
-            DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             settle(page)
-            dialog.screenshot(path=str(DOCS_SCREENSHOT))
+            dialog.screenshot(path=str(ARTIFACTS / "connection-form.png"))
+            if os.environ.get("RIFFUSION_UPDATE_DOCS") == "1":
+                shutil.copyfile(ARTIFACTS / "connection-form.png", DOCS_SCREENSHOT)
 
             dialog.get_by_role("button", name="Extra Fields", exact=True).click()
             extras = dialog.get_by_role("region").filter(has=page.get_by_text(EXTRA_FIELDS["user_id"]["label"]))
