@@ -50,4 +50,20 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": [f"{module}.operators.riffusion.RiffusionSongsLink"],
+        "config": {
+            "riffusion": {
+                "description": "Settings of the Riffusion (useapi.net) provider.",
+                "options": {
+                    "min_poll_interval": {
+                        "description": "The shortest pause, in seconds, between two polls of a wait (sensor, "
+                        "trigger or operator): a poke_interval or poll_interval below it is raised to it, "
+                        "with a warning, so no setting polls the API in a hot loop. More than 0.",
+                        "version_added": "0.2.0",
+                        "type": "float",
+                        "example": "1",
+                        "default": "1",
+                    }
+                },
+            }
+        },
     }

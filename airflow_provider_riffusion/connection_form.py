@@ -18,7 +18,7 @@ EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     },
     "timeout": {
         "label": "Request timeout (seconds)",
-        "description": "Seconds to wait for each HTTP request to the API (default 60).",
+        "description": "Seconds for each request's whole answer from the API (default 60).",
         "schema": {"type": ["number", "null"]},
     },
 }
@@ -34,3 +34,30 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "timeout": "60",
     },
 }
+
+
+def legacy_widgets() -> dict[str, Any]:
+    """``EXTRA_FIELDS`` as the Flask form fields that Airflow 2.11, 3.0 and 3.1 render."""
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import StringField
+    from wtforms.validators import Optional
+
+    return {
+        name: StringField(
+            lazy_gettext(field["label"]),
+            widget=BS3TextFieldWidget(),
+            validators=[Optional()],
+            description=field["description"],
+        )
+        for name, field in EXTRA_FIELDS.items()
+    }
+
+
+def legacy_field_behaviour() -> dict[str, Any]:
+    """``UI_FIELD_BEHAVIOUR`` in the legacy spelling of ``get_ui_field_behaviour``."""
+    return {
+        "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
+        "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+        "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
+    }

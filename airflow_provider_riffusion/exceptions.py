@@ -32,6 +32,10 @@ class RiffusionInputError(RiffusionFatalError, ValueError):
     """Bad input caught locally, before any request was sent."""
 
 
+class RiffusionSourceError(RiffusionInputError):
+    """The upload's source cannot be read: missing, forbidden, refused by its remote (HTTP 4xx)."""
+
+
 class RiffusionConnectionConfigError(RiffusionFatalError):
     """The Airflow connection is missing or malformed (no token, bad base URL...)."""
 
@@ -70,6 +74,10 @@ class RiffusionModerationError(RiffusionFatalError):
 
 class RiffusionAccountError(RiffusionFatalError):
     """HTTP 596: the Riffusion account must be re-registered (POST accounts)."""
+
+
+class RiffusionUnexpectedStatusError(RiffusionFatalError):
+    """An HTTP status the API does not document (403, 409, 413, a redirect ...): retrying will not change it."""
 
 
 class RiffusionUploadFailedError(RiffusionFatalError):

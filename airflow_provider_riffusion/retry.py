@@ -1,8 +1,16 @@
-"""The in-hook retry policy: capped exponential backoff with full jitter, honouring Retry-After.
+"""The retry policy's one home: how long to back off, and which failures each kind of call retries.
 
-One policy object drives both the sync hook (``tenacity.Retrying``) and the triggers
-(:meth:`RetryPolicy.call_async`, ``tenacity.AsyncRetrying`` after a first failure), so the two
-paths cannot drift apart.
+One policy object drives both the sync hook (:meth:`RetryPolicy.call`, ``tenacity.Retrying``) and
+the triggers (:meth:`RetryPolicy.call_async`, ``tenacity.AsyncRetrying`` after a first failure),
+so the two paths cannot drift apart. Each endpoint names its rule (``client/endpoints.py``):
+
+- :func:`retry_read`: GETs are idempotent, so every transient failure is retried;
+- :func:`retry_upload`: an upload is repeated only when the server provably did not take it;
+- :func:`retry_create`: compose and prompt requests create songs, so only "not taken" is retried.
+
+A network failure of a create call after the whole request left is not a
+``RiffusionNetworkError`` but the fatal ``RiffusionUnconfirmedError`` (``client/failures.py``), so
+neither these rules nor Airflow's task retries can repeat it.
 """
 
 from __future__ import annotations
@@ -15,6 +23,13 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, TypeVar
 
+from airflow_provider_riffusion.exceptions import (
+    RiffusionError,
+    RiffusionNetworkError,
+    RiffusionRateLimitError,
+    RiffusionTransientError,
+)
+
 if TYPE_CHECKING:
     import tenacity
 
@@ -24,6 +39,31 @@ T = TypeVar("T")
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_MIN_DELAY = 1.0
 DEFAULT_MAX_DELAY = 30.0
+
+UPLOAD_RETRY_STATUSES = frozenset({429, 503})
+"""Answers after which a non-idempotent upload POST is safe to repeat: the server refused it."""
+
+
+def retry_read(error: BaseException) -> bool:
+    """GETs are idempotent: retry network trouble, 5xx (not 596) and 429."""
+    return isinstance(error, RiffusionTransientError)
+
+
+def retry_upload(error: BaseException) -> bool:
+    """Repeat an upload only when the server provably did not take it, so it never lands twice."""
+    if isinstance(error, RiffusionNetworkError):
+        return True  # the connection never opened, or broke before the whole body left its source
+    return isinstance(error, RiffusionError) and error.http_status in UPLOAD_RETRY_STATUSES
+
+
+def retry_create(error: BaseException) -> bool:
+    """Compose and prompt requests create songs: retry busy slots (429) and connections that never opened."""
+    return isinstance(error, (RiffusionNetworkError, RiffusionRateLimitError))
+
+
+def retry_never(error: BaseException) -> bool:
+    """One attempt only (the connection test answers at once)."""
+    return False
 
 
 @dataclass(frozen=True)
@@ -88,6 +128,13 @@ class RetryPolicy:
         import tenacity
 
         return tenacity.Retrying(**self._tenacity_kwargs(should_retry, what))
+
+    def call(self, attempt_once: Callable[[int], T], should_retry: Callable[[BaseException], bool], what: str) -> T:
+        """``attempt_once(attempt_number)`` under this policy, sleeping between attempts."""
+        for attempt in self.retrying(should_retry, what):
+            with attempt:
+                return attempt_once(attempt.retry_state.attempt_number)
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def call_async(
         self, attempt_once: Callable[[int], Awaitable[T]], should_retry: Callable[[BaseException], bool], what: str

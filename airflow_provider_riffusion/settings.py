@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -49,13 +50,21 @@ class RiffusionSettings:
             params["user_id"] = chosen
         return params
 
+    def headers(self) -> dict[str, str]:
+        """Every request's headers: the token, and plain (uncompressed) JSON answers."""
+        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json", "Accept-Encoding": "identity"}
+
+    def redact(self, text: str) -> str:
+        """``text`` with the token replaced, for text that is about to be cut or shown."""
+        return text.replace(self.token, "***") if self.token and self.token in text else text
+
     def scrub(self, error: E) -> E:
         """Belt and braces: no message (nor the API's ``error`` text kept beside it) leaves a client with the token."""
         if self.token and any(self.token in str(arg) for arg in error.args):
-            error.args = tuple(str(arg).replace(self.token, "***") for arg in error.args)
+            error.args = tuple(self.redact(str(arg)) for arg in error.args)
         api_error = getattr(error, "api_error", None)
-        if self.token and isinstance(api_error, str) and self.token in api_error:
-            error.api_error = api_error.replace(self.token, "***")  # type: ignore[attr-defined]
+        if isinstance(api_error, str):
+            error.api_error = self.redact(api_error)  # type: ignore[attr-defined]
         return error
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,11 +91,7 @@ def settings_from_connection(
     max_delay: float | None = None,
 ) -> RiffusionSettings:
     """Validate the connection fields; arguments given here override the connection's extras."""
-    token = (password or "").strip()
-    if not token:
-        raise RiffusionConnectionConfigError(
-            f"Connection '{conn_id}' has no API token: put the useapi.net token in its password field."
-        )
+    token = check_token(conn_id, password)
     allow_http = _extra(extra, "allow_insecure_http")
     base_url = normalize_base_url(conn_id, host, allow_insecure_http=str(allow_http).lower() in _TRUE_WORDS)
     user_id = _extra(extra, "user_id")
@@ -119,6 +124,27 @@ def settings_from_connection(
         timeout=timeout,
         retry=retry,
     )
+
+
+def check_token(conn_id: str, password: str | None) -> str:
+    """The token, refused before any request when it cannot be one (names the field, never shows the token).
+
+    A token is printable ASCII without spaces: a pasted zero-width space or line break would
+    otherwise surface as an invalid header, reported as a lost connection and retried.
+    """
+    token = (password or "").strip()
+    if not token:
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' has no API token: put the useapi.net token in its password field."
+        )
+    odd = next((char for char in token if not ("!" <= char <= "~")), None)
+    if odd is not None:
+        what = "a space" if odd == " " else f"a {unicodedata.name(odd, 'control character').lower()} (U+{ord(odd):04X})"
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' password (the API token) contains {what}, which no token has: "
+            "paste the token again, as printable characters only."
+        )
+    return token
 
 
 def normalize_base_url(conn_id: str, host: str | None, *, allow_insecure_http: bool = False) -> str:

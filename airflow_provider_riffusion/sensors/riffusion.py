@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
 
-from airflow_provider_riffusion.waiting import (
+from airflow_provider_riffusion.polling import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_UPLOAD_TIMEOUT,
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+    from airflow_provider_riffusion.polling import Poller
+
+ERRORS_KEY = "riffusion_consecutive_errors"
+"""Where a rescheduled sensor keeps its count of failed polls in a row (the task state store)."""
 
 
 class UploadCompletedSensor(BaseSensorOperator):
@@ -32,10 +36,12 @@ class UploadCompletedSensor(BaseSensorOperator):
     :param user_id: The Riffusion account (templated); defaults to the connection's ``user_id``.
     :param fail_on_flagged: Fail when the upload is flagged (likely a copyright match).
     :param max_consecutive_errors: Transient poll failures tolerated in a row (after the hook's
-        own retries) before the sensor fails. Counted per run of ``poke`` mode; in reschedule
-        mode each reschedule starts afresh.
+        own retries) before the sensor fails (default 3). In reschedule mode the count is kept
+        across reschedules in the task state store (Airflow 3.3+); older Airflow has nowhere to
+        keep it, so there a failed poke fails the task, and the parameter is refused.
     :param deferrable: Wait in the triggerer (default from ``[operators] default_deferrable``);
         ``timeout`` then becomes the deferral's timeout, so it still ends as a sensor timeout.
+    :param poke_interval: Seconds between polls; at least ``[riffusion] min_poll_interval`` (1 s).
 
     Returns ``job_id``, ``audio_upload_id``, ``status``, ``lyrics``, ``is_flagged`` and the raw
     ``response``.
@@ -51,69 +57,87 @@ class UploadCompletedSensor(BaseSensorOperator):
         user_id: str | None = None,
         riffusion_conn_id: str = "riffusion_default",
         fail_on_flagged: bool = False,
-        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        max_consecutive_errors: int | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float | timedelta = DEFAULT_POLL_INTERVAL,
         timeout: float | timedelta = DEFAULT_UPLOAD_TIMEOUT,
         **kwargs: Any,
     ) -> None:
+        from airflow_provider_riffusion.polling import floored_interval
+
         # Each output key is also its own XCom, so DAGs chain with ``task.output["lyrics"]``.
         kwargs.setdefault("multiple_outputs", True)
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.poke_interval = floored_interval(float(self.poke_interval), self.log, "poke_interval")
         self.job_id = job_id
         self.user_id = user_id
         self.riffusion_conn_id = riffusion_conn_id
         self.fail_on_flagged = fail_on_flagged
-        self.max_consecutive_errors = max_consecutive_errors
+        self.max_consecutive_errors = _checked_error_limit(self.task_id, self.mode, deferrable, max_consecutive_errors)
         self.deferrable = deferrable
-        self._consecutive_errors = 0
-        self._last_status: str | None = None
 
     @property
     def hook(self) -> RiffusionHook:
+        """A hook per sensor instance (and so one HTTP session for every poke of one ``execute``)."""
         if not hasattr(self, "_hook"):
             from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 
             self._hook = RiffusionHook(riffusion_conn_id=self.riffusion_conn_id)
         return self._hook
 
+    def _poller(self, context: Context) -> Poller[Any]:
+        """The wait's rules, created at the first poke; a rescheduled sensor reads its blip count back."""
+        if not hasattr(self, "_poll_state"):
+            from airflow_provider_riffusion.polling import Poller
+
+            self._poll_state: Poller[Any] = Poller(
+                "Upload",
+                log=self.log,
+                poll_interval=float(self.poke_interval),
+                max_consecutive_errors=self.max_consecutive_errors,
+                errors=_carried_errors(self, context),
+            )
+        return self._poll_state
+
     def poke(self, context: Context) -> PokeReturnValue:
-        from airflow_provider_riffusion.waiting import BLIP_ERRORS, require_id, upload_is_ready
+        from airflow_provider_riffusion.client.endpoints import require_id
+        from airflow_provider_riffusion.polling import Outcome, upload_result
 
         job_id = require_id("job_id", self.job_id)
+        poller = self._poller(context)
+        poller.what = f"Upload {job_id}"
+        errors_before = poller.errors
         try:
-            status = self.hook.get_upload_status(job_id, self.user_id)
-        except BLIP_ERRORS as error:
-            self._consecutive_errors += 1
-            if self._consecutive_errors > self.max_consecutive_errors:
-                raise
-            self.log.warning(
-                "Upload %s: poll failed (%d in a row, limit %d): %s",
-                job_id,
-                self._consecutive_errors,
-                self.max_consecutive_errors,
-                error,
+            status = poller.observe(
+                Outcome.of(
+                    lambda: upload_result(
+                        self.hook.get_upload_status(job_id, self.user_id), poller, fail_on_flagged=self.fail_on_flagged
+                    )
+                )
             )
-            return PokeReturnValue(is_done=False)
-        self._consecutive_errors = 0
-        if status["status"] != self._last_status:
-            self.log.info("Upload %s: status %r", job_id, status["status"])
-            self._last_status = status["status"]
-        if upload_is_ready(status, fail_on_flagged=self.fail_on_flagged, log=self.log):
-            return PokeReturnValue(is_done=True, xcom_value=status)
-        return PokeReturnValue(is_done=False)
+        finally:
+            store = _state_store(self, context)
+            if store is not None and poller.errors != errors_before:
+                store.set(ERRORS_KEY, {"try_number": _try_number(context), "errors": poller.errors})
+        return PokeReturnValue(is_done=status is not None, xcom_value=status)
 
     def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        # Poke once on the worker: a track that is already processed needs no triggerer round trip.
-        first = self.poke(context)
-        if first.is_done:
-            return first.xcom_value
+        try:
+            if not self.deferrable:
+                return super().execute(context)
+            # Poke once on the worker: a track that is already processed needs no triggerer round trip.
+            first = self.poke(context)
+            if first.is_done:
+                return first.xcom_value
+            self._defer()
+        finally:
+            self.hook.close()
+
+    def _defer(self) -> None:
         import time
 
+        from airflow_provider_riffusion.client.endpoints import require_id
         from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger
-        from airflow_provider_riffusion.waiting import require_id
 
         self.defer(
             trigger=UploadCompletedTrigger(
@@ -136,3 +160,35 @@ class UploadCompletedSensor(BaseSensorOperator):
         from airflow_provider_riffusion.triggers.riffusion import result_from_event
 
         return result_from_event(event, expected="result", sensor_timeout=True)
+
+
+def _state_store(sensor: UploadCompletedSensor, context: Context) -> Any:
+    """The task state store when the count must outlive a poke (reschedule mode, Airflow 3.3+), else None."""
+    return context.get("task_state_store") if sensor.mode == "reschedule" else None
+
+
+def _try_number(context: Context) -> int:
+    return int(getattr(context.get("ti"), "try_number", 0) or 0)
+
+
+def _carried_errors(sensor: UploadCompletedSensor, context: Context) -> int:
+    """The failed polls in a row of this try's earlier pokes; the store outlives tries, the count does not."""
+    store = _state_store(sensor, context)
+    kept = store.get(ERRORS_KEY) if store is not None else None
+    if isinstance(kept, dict) and kept.get("try_number") == _try_number(context):
+        return int(kept.get("errors") or 0)
+    return 0
+
+
+def _checked_error_limit(task_id: str, mode: str, deferrable: bool, given: int | None) -> int:
+    """``max_consecutive_errors``, refused where it cannot be honoured (reschedule mode before Airflow 3.3)."""
+    from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_3_PLUS
+
+    if mode != "reschedule" or deferrable or AIRFLOW_V_3_3_PLUS:
+        return DEFAULT_MAX_CONSECUTIVE_ERRORS if given is None else int(given)
+    if given:
+        raise ValueError(
+            f"{task_id}: max_consecutive_errors={given} cannot be kept across reschedules before Airflow 3.3 "
+            "(no task state store): leave it unset (a failed poke then fails the task), or use mode='poke'."
+        )
+    return 0

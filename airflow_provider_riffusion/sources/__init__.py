@@ -2,8 +2,8 @@
 
 ``local`` (paths, ``file://`` URIs, bytes, file objects), ``object_storage`` (Airflow's
 ``ObjectStoragePath`` and object-storage URIs), ``http`` (http(s) URLs, streamed). Each turns
-its source into an :class:`~airflow_provider_riffusion.audio.PreparedUpload`; the checks they
-share live in :mod:`airflow_provider_riffusion.audio`. Modules load only when their kind of
+its source into a :class:`~airflow_provider_riffusion.sources.model.PreparedUpload`; the checks they
+share live in :mod:`~airflow_provider_riffusion.sources.kinds`. Modules load only when their kind of
 source is used, so a local upload never imports fsspec or Airflow's object storage.
 """
 
@@ -13,8 +13,11 @@ import os
 from pathlib import PurePath
 from typing import Any
 
-from airflow_provider_riffusion.audio import DEFAULT_FETCH_TIMEOUT, PreparedUpload
 from airflow_provider_riffusion.exceptions import RiffusionInputError
+from airflow_provider_riffusion.sources.model import PreparedUpload
+
+DEFAULT_FETCH_TIMEOUT = 60.0
+"""Seconds per network read of a remote source when the caller gives none."""
 
 
 def prepare_source(

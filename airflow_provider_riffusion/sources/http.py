@@ -15,24 +15,24 @@ from pathlib import PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_riffusion.audio import (
+from airflow_provider_riffusion.client.failures import root_reason
+from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionNetworkError, RiffusionSourceError
+from airflow_provider_riffusion.sources.kinds import (
     EXTENSION_CONTENT_TYPES,
-    Opened,
-    PreparedUpload,
     check_same_kind,
     check_size,
     content_type_for,
     resolve_file_name,
     resolve_kind,
 )
-from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionNetworkError
+from airflow_provider_riffusion.sources.model import Opened, PreparedUpload
 from airflow_provider_riffusion.sources.streams import Reopener, peek
 
 if TYPE_CHECKING:
     import requests
 
-RETRYABLE_STATUSES = frozenset({408, 425, 429})
-"""Besides 5xx: remote answers worth another GET later."""
+RETRYABLE_STATUSES = frozenset({429})
+"""Besides 5xx: remote answers worth another GET later; any other 4xx is the source's refusal."""
 
 
 def redact(url: str) -> str:
@@ -117,7 +117,7 @@ def _get(session: requests.Session, url: str, where: str, timeout: float) -> req
         raise RiffusionInputError(f"source {where} redirects too many times: check the URL.") from None
     except requests.RequestException as error:
         raise RiffusionNetworkError(
-            f"Could not fetch {where} ({_reason(error)}). Check the URL and the worker's network.",
+            f"Could not fetch {where} ({root_reason(error)}). Check the URL and the worker's network.",
             connect_failed=isinstance(error, requests.ConnectionError),
             body_sent=False,
         ) from None
@@ -132,7 +132,7 @@ def _get(session: requests.Session, url: str, where: str, timeout: float) -> req
     answered = f"source {where} answered HTTP {status}{phrase}"
     if status >= 500 or status in RETRYABLE_STATUSES:
         raise RiffusionNetworkError(f"{answered}: the remote failed; retry later.", body_sent=False)
-    raise RiffusionInputError(f"{answered}: check the URL and that the worker may read it.")
+    raise RiffusionSourceError(f"{answered}: check the URL and that the worker may read it.")
 
 
 def _size(response: requests.Response) -> int | None:
@@ -150,23 +150,6 @@ def _name(url: str, final_url: str) -> str:
         if PurePosixPath(name).suffix.lower() in EXTENSION_CONTENT_TYPES:
             return name
     return names[0] or names[1]
-
-
-def _reason(error: BaseException) -> str:
-    """The innermost OS-level reason ('Connection refused'), never urllib3's text with the URL in it."""
-    seen: set[int] = set()
-    stack: list[Any] = [error]
-    timed_out = False
-    while stack:
-        current = stack.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.strerror:
-            return current.strerror
-        timed_out = timed_out or isinstance(current, TimeoutError) or "timed out" in str(current).lower()
-        stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__, *current.args])
-    return "timed out" if timed_out else type(error).__name__
 
 
 def _mask_password(url: str) -> None:
@@ -198,7 +181,7 @@ class _ResponseStream(io.RawIOBase):
                 return cast(bytes, raw.read(decode_content=True))
             return cast(bytes, raw.read(size, decode_content=True))
         except Exception as error:  # urllib3's own text would repeat the URL
-            reason = _reason(error)
+            reason = root_reason(error)
             if reason == "timed out":
                 raise ConnectionError("the remote stopped sending (timed out)") from error
             raise ConnectionError(f"the remote's connection broke before the end of the body ({reason})") from error

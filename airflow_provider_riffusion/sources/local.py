@@ -5,20 +5,21 @@ from __future__ import annotations
 import io
 import logging
 import os
+import stat
 from pathlib import Path, PurePosixPath
 from typing import IO, cast
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_riffusion.audio import (
+from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionSourceError
+from airflow_provider_riffusion.sources.kinds import (
     HEAD_BYTES,
-    Opened,
-    PreparedUpload,
     check_size,
     content_type_for,
+    describe_error,
     resolve_file_name,
     resolve_kind,
 )
-from airflow_provider_riffusion.exceptions import RiffusionInputError
+from airflow_provider_riffusion.sources.model import Opened, PreparedUpload
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +41,17 @@ def prepare_path(
     """A local file; it is opened again (and measured again) for every attempt."""
     if conn_id:
         log.info("source_conn_id=%r is not used for the local file %s.", conn_id, path)
-    if not path.exists():
-        raise RiffusionInputError(f"source {str(path)!r} does not exist: check the path on the worker.")
-    if path.is_dir():
-        raise RiffusionInputError(f"source {str(path)!r} is a directory: pass one audio file.")
-    size = path.stat().st_size
-    with path.open("rb") as stream:
-        head = stream.read(HEAD_BYTES)
+    size = _regular_file_size(path)
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(HEAD_BYTES)
+    except OSError as error:
+        raise RiffusionSourceError(f"source {str(path)!r} cannot be read ({describe_error(error)}).") from None
     kind = resolve_kind(str(path), path.suffix, head, content_type)
     check_size(str(path), size, max_bytes)
 
     def reopen() -> Opened:
+        _regular_file_size(path)  # still a regular file: a FIFO swapped in would block the open
         stream = path.open("rb")
         return Opened(cast(IO[bytes], stream), os.fstat(stream.fileno()).st_size)
 
@@ -62,6 +63,22 @@ def prepare_path(
         opener=reopen,
         max_bytes=max_bytes,
     )
+
+
+def _regular_file_size(path: Path) -> int:
+    """The size of a regular file; anything else is refused before it is opened (a FIFO would block)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise RiffusionSourceError(f"source {str(path)!r} does not exist: check the path on the worker.") from None
+    except OSError as error:
+        raise RiffusionSourceError(f"source {str(path)!r} cannot be read ({describe_error(error)}).") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise RiffusionInputError(f"source {str(path)!r} is a directory: pass one audio file.")
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "a device"
+        raise RiffusionInputError(f"source {str(path)!r} is {kind}, not a regular file: pass one audio file.")
+    return info.st_size
 
 
 def prepare_bytes(

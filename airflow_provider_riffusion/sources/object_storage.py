@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from airflow_provider_riffusion.audio import (
-    Opened,
-    PreparedUpload,
+from airflow_provider_riffusion.client.failures import is_network_trouble
+from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionNetworkError, RiffusionSourceError
+from airflow_provider_riffusion.sources.kinds import (
     check_same_kind,
     check_size,
     content_type_for,
@@ -23,7 +23,7 @@ from airflow_provider_riffusion.audio import (
     resolve_file_name,
     resolve_kind,
 )
-from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionNetworkError
+from airflow_provider_riffusion.sources.model import Opened, PreparedUpload
 from airflow_provider_riffusion.sources.streams import Reopener, peek
 
 if TYPE_CHECKING:
@@ -139,26 +139,28 @@ def _filesystem(path: ObjectStoragePath, where: str) -> AbstractFileSystem:
 
 
 def _open(fs: AbstractFileSystem, path: ObjectStoragePath, where: str) -> Opened:
-    """Stat and open the object; storage errors become one-line refusals or retryable network errors."""
+    """Stat and open the object. Only network trouble is worth a retry; a missing object, a refused
+    credential or permission, or anything the store says it will not do, is a source error."""
     try:
         info = fs.info(path.path)
         if info.get("type") == "directory":
             raise IsADirectoryError(path.path)
         stream = fs.open(path.path, "rb")
     except FileNotFoundError:
-        raise RiffusionInputError(
+        raise RiffusionSourceError(
             f"source {where!r} does not exist: check the bucket, the key and the connection."
         ) from None
     except IsADirectoryError:
         raise RiffusionInputError(f"source {where!r} is a directory or prefix: pass one audio file.") from None
-    except PermissionError as error:
-        raise RiffusionInputError(
-            f"source {where!r} cannot be read ({describe_error(error)}): check the connection's permissions."
-        ) from None
     except Exception as error:
-        raise RiffusionNetworkError(
-            f"Could not read {where} ({describe_error(error)}). Check the connection and the network.",
-            body_sent=False,
+        if is_network_trouble(error):
+            raise RiffusionNetworkError(
+                f"Could not read {where} ({describe_error(error)}). Check the connection and the network.",
+                body_sent=False,
+            ) from None
+        raise RiffusionSourceError(
+            f"source {where!r} cannot be read ({describe_error(error)}): check the connection's "
+            "credentials and permissions."
         ) from None
     size = info.get("size")
     return Opened(cast(IO[bytes], stream), size if isinstance(size, int) else None)

@@ -7,7 +7,8 @@ import io
 from collections.abc import Callable
 from typing import IO, cast
 
-from airflow_provider_riffusion.audio import HEAD_BYTES, Opened
+from airflow_provider_riffusion.sources.kinds import HEAD_BYTES
+from airflow_provider_riffusion.sources.model import Opened
 
 
 class Replay(io.RawIOBase):

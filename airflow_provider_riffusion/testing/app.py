@@ -1,136 +1,29 @@
-"""The WSGI application: routing, the API's checks and answers, fault injection and control endpoints.
+"""The WSGI application: routing, authorization, fault injection and the control endpoints.
 
-Imported only when a server starts (it needs werkzeug). Handlers raise ``ApiError`` for every error
-answer so that the order of checks reads top to bottom, like a real server's.
+Imported only when a server starts (it needs werkzeug). The API's endpoints live in
+``routes.py``; misbehaviour on request in ``fault_answers.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import hmac
 import json
-import random
-import re
-import socket
-import struct
-import time
-import uuid
-from collections.abc import Callable, Iterable
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
-from airflow_provider_riffusion.testing.faults import ConnectionAborted, Fault
-from airflow_provider_riffusion.testing.state import (
-    ACCOUNT_ERROR_MESSAGE,
-    EmulatorState,
-    SongJob,
-    StoredUpload,
-    UploadRecord,
-    utc_now_iso,
-)
+from airflow_provider_riffusion.testing.fault_answers import fault_answer
+from airflow_provider_riffusion.testing.faults import Fault
+from airflow_provider_riffusion.testing.http import ApiError, json_response, not_found
+from airflow_provider_riffusion.testing.routes import ApiRoutes
+from airflow_provider_riffusion.testing.state import ACCOUNT_ERROR_MESSAGE, EmulatorState
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 API_PREFIX = "/v1/riffusion"
 CONTROL_PREFIX = "/_emulator"
-READ_CHUNK = 1024 * 1024
-"""Upload bodies are hashed in 1 MiB pieces: big enough to be fast, small enough to never hold a file."""
-DROP_AFTER = 64 * 1024
-"""How much of a body a ``drop`` fault reads before cutting the connection."""
-
-CONTENT_TYPES = {
-    "audio/mpeg": "mp3",
-    "audio/mp4": "m4a",
-    "audio/x-m4a": "m4a",
-    "audio/wav": "wav",
-    "audio/wave": "wav",
-}
-AUDIO_EXTENSIONS = (".mp3", ".m4a", ".wav", ".mp4")
-
-_INT_RANGES: dict[str, tuple[int, int]] = {
-    **{f"prompt_{n}_strength": (20, 100) for n in (1, 2, 3)},
-    **{f"prompt_{n}_{edge}": (0, 100) for n in (1, 2, 3) for edge in ("start", "end")},
-    "lyrics_strength": (0, 100),
-    "lyrics_weirdness": (0, 100),
-    "maxJobs": (1, 10),
-}
-_STRING_FIELDS = (
-    "prompt_1",
-    "prompt_2",
-    "prompt_3",
-    "lyrics",
-    "title",
-    "audio_upload_id",
-    "model",
-    "user_id",
-    "replyUrl",
-    "replyRef",
-)
-_MAX_REPLY_LENGTH = 1024
-_MODERATED = re.compile(r"\bforbidden\b", re.IGNORECASE)
-_MAX_JSON_BODY = 1024 * 1024
-
-Handler = Callable[[Request], Response]
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status, JSON body and optional headers."""
-
-    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, {"error": message, "code": 400})
-
-
-def not_found(message: str) -> ApiError:
-    return ApiError(404, {"error": message, "code": 404})
-
-
-def status_line(status: int) -> str:
-    """``"596 Account Error"`` style status: werkzeug would say UNKNOWN for codes outside the standard."""
-    if status == 596:
-        return "596 Account Error"
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Unknown"
-
-
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    response = Response(json.dumps(body), status=status_line(status), mimetype="application/json")
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
-def abort_connection(environ: WSGIEnvironment) -> None:
-    """Cut the TCP connection without an answer (RST on close), then unwind through the server quietly."""
-    sock = environ.get("werkzeug.socket")
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            sock.shutdown(socket.SHUT_RDWR)
-    raise ConnectionAborted("connection closed on purpose by the emulator")
-
-
-def fake_lyrics(file_name: str) -> str:
-    """Deterministic 'transcribed' lyrics, so tests can assert on them."""
-    return f"{file_name} in the morning light\nsinging {file_name} through the night"
-
-
-def fake_mp3(song_id: str) -> bytes:
-    """A few bytes that look like an mp3 (ID3 header first)."""
-    return b"ID3\x04\x00\x00\x00\x00\x00\x00" + hashlib.sha256(song_id.encode()).digest() * 8
 
 
 class EmulatorApp:
@@ -138,14 +31,7 @@ class EmulatorApp:
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
-        self.routes: dict[tuple[str, str], Handler] = {
-            ("POST", "music/upload-audio"): self.upload_audio,
-            ("GET", "music/upload-audio"): self.upload_status,
-            ("POST", "music/create-compose"): self.create_compose,
-            ("GET", "music"): self.get_music,
-            ("GET", "music/download"): self.download,
-            ("GET", "accounts"): self.accounts,
-        }
+        self.routes = ApiRoutes(state)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
@@ -162,25 +48,29 @@ class EmulatorApp:
             self.state.note_connection(connection_id)
         query = {key: request.args[key] for key in request.args}
         status = 0
-        fault: Fault | None = None
+        relative = self.relative_path(request.path)
+        fault = self.state.faults.take(request.method, relative) if relative is not None else None
+        if fault is not None and not fault.answers:
+            # Logged before the fault stalls or cuts the connection: the client gets no answer (status 0).
+            self.state.note_request(request.method, request.path, query, 0)
         try:
-            relative = self.relative_path(request.path)
-            fault = self.state.faults.take(request.method, relative) if relative is not None else None
             if fault is not None:
-                status = fault.response_status
-                response = self.apply_fault(fault, request, query)
+                response = fault_answer(fault, request, self.state, lambda: self.answer(request, relative))
             else:
-                try:
-                    response = self.dispatch(request, relative)
-                except ApiError as error:
-                    response = json_response(error.status, error.body, error.headers)
+                response = self.answer(request, relative)
             status = response.status_code
             return response
         finally:
-            # Hang and drop faults log themselves before they stall; everything else is logged here,
-            # including requests whose client went away mid-body (status 0).
-            if fault is None or fault.kind not in ("hang", "drop"):
+            # Everything that answers is logged here, including requests whose client went away mid-body (status 0).
+            if fault is None or fault.answers:
                 self.state.note_request(request.method, request.path, query, status)
+
+    def answer(self, request: Request, relative: str | None) -> Response:
+        """The endpoint's answer, errors included."""
+        try:
+            return self.dispatch(request, relative)
+        except ApiError as error:
+            return json_response(error.status, error.body, error.headers)
 
     @staticmethod
     def relative_path(path: str) -> str | None:
@@ -195,12 +85,12 @@ class EmulatorApp:
         self.authorize(request)
         if self.state.settings.account_error:
             raise ApiError(596, {"error": ACCOUNT_ERROR_MESSAGE})
-        handler = self.routes.get((request.method, relative))
-        if handler is None and request.method == "GET" and relative.startswith("accounts/"):
-            handler = self.account
+        handler = self.routes.table.get((request.method, relative))
         if handler is not None:
             return handler(request)
-        if any(path == relative for _, path in self.routes):
+        if request.method == "GET" and relative.startswith("accounts/"):
+            return self.routes.account(request, relative[len("accounts/") :])
+        if any(path == relative for _, path in self.routes.table):
             raise ApiError(405, {"error": f"Method {request.method} not allowed on {relative}", "code": 405})
         raise not_found(f"No such endpoint: {relative}")
 
@@ -210,253 +100,6 @@ class EmulatorApp:
         expected = self.state.token.encode()
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
             raise ApiError(401, {"error": "Unauthorized", "code": 401})
-
-    def resolve_user(self, given: Any, *, required: bool) -> str:
-        """The account a call runs on: the given ``user_id``, the only account, or (create calls) any."""
-        accounts = self.state.user_ids
-        if given not in (None, ""):
-            if not isinstance(given, str) or given not in accounts:
-                raise bad_request(f"Unknown user_id {given!r}: configured accounts are {', '.join(accounts) or 'none'}")
-            return given
-        if not accounts:
-            raise bad_request("No Riffusion account is configured: add one with POST accounts")
-        if len(accounts) == 1:
-            return accounts[0]
-        if required:
-            raise bad_request("user_id is required when more than one account is configured")
-        return self.state.next_account()
-
-    # Upload ---------------------------------------------------------------------------------------
-    def upload_audio(self, request: Request) -> Response:
-        user_id = self.resolve_user(request.args.get("user_id"), required=True)
-        file_name = request.args.get("file_name")
-        if not file_name:
-            raise bad_request("Parameter file_name is required")
-        if file_name.lower().endswith(AUDIO_EXTENSIONS):
-            raise bad_request(f"Parameter file_name must not have an extension, got {file_name!r}")
-        content_type = request.mimetype
-        if content_type not in CONTENT_TYPES:
-            raise bad_request(
-                f"Content-Type {content_type or '(none)'!r} is not supported; use one of {', '.join(CONTENT_TYPES)}"
-            )
-        size, digest = self.hash_body(request)
-        if size == 0:
-            raise bad_request("The request body is empty: send the audio file's bytes")
-
-        chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-        flagged = self.state.settings.flag_uploads
-        if self.state.revision == "2025-02-17":
-            job_id = str(uuid.uuid4())
-            record = UploadRecord(file_name, content_type, size, digest, user_id, job_id, job_id, chunked)
-            body: dict[str, Any] = {"job_id": job_id}
-            transcription_job_id = job_id
-        else:
-            audio_upload_id, transcription_job_id = str(uuid.uuid4()), str(uuid.uuid4())
-            composite = f"{audio_upload_id}:{transcription_job_id}"
-            record = UploadRecord(file_name, content_type, size, digest, user_id, composite, audio_upload_id, chunked)
-            body = {
-                "is_flagged": flagged,
-                "id": composite,
-                "audio_upload_id": audio_upload_id,
-                "transcription_job_id": transcription_job_id,
-            }
-        self.state.add_upload(StoredUpload(record, transcription_job_id, utc_now_iso(), time.monotonic()))
-        return json_response(200, body)
-
-    @staticmethod
-    def hash_body(request: Request) -> tuple[int, str]:
-        """Stream the body through sha256 without keeping it; a client that goes away aborts the request."""
-        digest = hashlib.sha256()
-        size = 0
-        stream = request.stream
-        try:
-            while chunk := stream.read(READ_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-        except (ClientDisconnected, OSError) as error:
-            raise ConnectionAborted("the client went away during the upload") from error
-        return size, digest.hexdigest()
-
-    def upload_status(self, request: Request) -> Response:
-        self.resolve_user(request.args.get("user_id"), required=True)
-        status_id = request.args.get("id")
-        if not status_id:
-            raise bad_request("Parameter id is required")
-        polled = self.state.poll_upload(status_id)
-        if polled is None:
-            raise not_found(f"Upload {status_id!r} not found")
-        stored, polls, age = polled
-        settings = self.state.settings
-        done = polls > settings.pending_polls and age >= settings.pending_seconds
-        status = settings.upload_final_status if done else "pending"
-        lyrics = fake_lyrics(stored.record.file_name) if done else ""
-        record = stored.record
-        if self.state.revision == "2025-02-17":
-            return json_response(
-                200, {"is_flagged": settings.flag_uploads, "transcribed_lyrics": lyrics, "status": status}
-            )
-        extension = CONTENT_TYPES[record.content_type]
-        return json_response(
-            200,
-            {
-                "status": status,
-                "lyrics": lyrics,
-                "id": record.job_id,
-                "audio_upload_id": record.audio_upload_id,
-                "transcription_job_id": stored.transcription_job_id,
-                "created_at": stored.created_at,
-                "user_id": record.user_id,
-                "name": f"{record.file_name}.{extension}",
-                "type": record.content_type,
-                "storage_name": f"{record.audio_upload_id}.{extension}",
-                "audible_magic_response": {"statusCode": 2005, "statusDescription": "No match found"},
-                "is_flagged": settings.flag_uploads,
-            },
-        )
-
-    # Compose and songs ----------------------------------------------------------------------------
-    def create_compose(self, request: Request) -> Response:
-        if (request.content_length or 0) > _MAX_JSON_BODY:
-            raise bad_request("The JSON body is too large")
-        try:
-            payload = json.loads(request.get_data(cache=False) or b"null")
-        except ValueError as error:
-            raise bad_request(f"The body is not valid JSON: {error}") from error
-        if not isinstance(payload, dict):
-            raise bad_request("The body must be a JSON object")
-        values = {key: value for key, value in payload.items() if value is not None}
-        self.check_compose(values)
-        user_id = self.resolve_user(values.get("user_id", request.args.get("user_id")), required=False)
-        audio_upload_id = values.get("audio_upload_id")
-        if audio_upload_id is not None and not self.state.has_chain_id(audio_upload_id):
-            which = "the upload's job_id" if self.state.revision == "2025-02-17" else "the upload's audio_upload_id"
-            raise bad_request(f"audio_upload_id {audio_upload_id!r} is not a known upload (pass {which})")
-        if any(_MODERATED.search(values.get(f"prompt_{n}", "")) for n in (1, 2, 3)):
-            return json_response(422, {"is_flagged": True, "reason": "moderation", "error": "Prompt moderated"})
-
-        title = values.get("title") or " ".join(values["prompt_1"].split()[:6]).title()[:60]
-        created_at = utc_now_iso()
-        songs = [
-            SongJob(str(uuid.uuid4()), user_id, title, values.get("lyrics", ""), audio_upload_id, created_at)
-            for _ in range(2)
-        ]
-        self.state.add_songs(songs)
-        if self.state.compose_shape == "job_id":
-            return json_response(200, {"job_id": songs[0].id, "user_id": user_id})
-        return json_response(200, {"jobs": [{"id": song.id} for song in songs]})
-
-    @staticmethod
-    def check_compose(values: dict[str, Any]) -> None:
-        """Types and ranges as documented; ``bool`` is not an int here, as in JSON."""
-        prompt = values.get("prompt_1")
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise bad_request("prompt_1 is required and must be a non-empty string")
-        for name in _STRING_FIELDS:
-            if name in values and not isinstance(values[name], str):
-                raise bad_request(f"{name} must be a string")
-        for name in ("replyUrl", "replyRef"):
-            if len(values.get(name, "")) > _MAX_REPLY_LENGTH:
-                raise bad_request(f"{name} must be at most {_MAX_REPLY_LENGTH} characters")
-        for name, (low, high) in _INT_RANGES.items():
-            if name not in values:
-                continue
-            value = values[name]
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise bad_request(f"{name} must be an integer between {low} and {high}")
-            if not low <= value <= high:
-                raise bad_request(f"{name} must be between {low} and {high}, got {value}")
-
-    def get_music(self, request: Request) -> Response:
-        self.resolve_user(request.args.get("user_id"), required=True)
-        song_id = request.args.get("id")
-        if not song_id:
-            raise bad_request("Parameter id is required")
-        polled = self.state.poll_song(song_id)
-        if polled is None:
-            return json_response(200, [])
-        song, polls = polled
-        song_polls = self.state.settings.song_polls
-        status = "completed" if polls > song_polls else ("queued" if polls == 1 else "generating_audio")
-        base = self.state.base_url
-        duration = 120 + random.Random(song.id).randint(0, 120) + 0.5
-        return json_response(
-            200,
-            [
-                {
-                    "id": song.id,
-                    "title": song.title,
-                    "status": status,
-                    "download_url": f"{base}/music/download?id={song.id}",
-                    "image_url": f"https://riffusion.invalid/images/{song.id}.jpg",
-                    "share_url": f"https://riffusion.invalid/song/{song.id}",
-                    "duration_s": duration,
-                    "lyrics": song.lyrics,
-                    "audio_upload_id": song.audio_upload_id,
-                    "created_at": song.created_at,
-                    "user_id": song.user_id,
-                }
-            ],
-        )
-
-    def download(self, request: Request) -> Response:
-        song_id = request.args.get("id")
-        if not song_id:
-            raise bad_request("Parameter id is required")
-        if not self.state.has_song(song_id):
-            raise not_found(f"Song {song_id!r} not found")
-        return Response(fake_mp3(song_id), status=200, mimetype="audio/mpeg")
-
-    # Accounts -------------------------------------------------------------------------------------
-    def account_body(self, user_id: str) -> dict[str, Any]:
-        return {"user_id": user_id, "maxJobs": 3, "created": "2025-02-17T00:00:00.000Z", "error": None}
-
-    def accounts(self, request: Request) -> Response:
-        if not self.state.user_ids:
-            raise not_found("No accounts configured")
-        return json_response(200, {user_id: self.account_body(user_id) for user_id in self.state.user_ids})
-
-    def account(self, request: Request) -> Response:
-        user_id = self.relative_path(request.path)
-        assert user_id is not None  # dispatch only routes API paths here
-        user_id = user_id[len("accounts/") :]
-        if user_id not in self.state.user_ids:
-            raise not_found(f"Account {user_id!r} not found")
-        return json_response(200, self.account_body(user_id))
-
-    # Faults ---------------------------------------------------------------------------------------
-    def apply_fault(self, fault: Fault, request: Request, query: dict[str, str]) -> Response:
-        """Answer (or not) as the fault says, before any normal processing of the request."""
-        if fault.kind == "status":
-            status = fault.response_status
-            body = fault.body
-            if body is None:
-                if status == 596:
-                    body = {"error": ACCOUNT_ERROR_MESSAGE}
-                else:
-                    body = {"error": f"Injected fault: {status_line(status).partition(' ')[2]}", "code": status}
-            return json_response(status, body, dict(fault.headers or {}))
-        if fault.kind == "html":
-            status = fault.response_status
-            title = status_line(status)
-            page = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center><hr>" + (
-                "<center>nginx</center></body></html>"
-            )
-            response = Response(page, status=title, mimetype="text/html")
-            for name, value in (fault.headers or {}).items():
-                response.headers[name] = value
-            return response
-        if fault.kind == "malformed":
-            return Response('{"status": "complete", "lyrics": "cut sho', status=200, mimetype="application/json")
-        if fault.kind == "missing_field":
-            return json_response(200, {})
-        self.state.note_request(request.method, request.path, query, 0)
-        if fault.kind == "hang":
-            self.state.stopping.wait(fault.seconds)
-        elif fault.kind == "drop" and (request.content_length or request.headers.get("Transfer-Encoding")):
-            with contextlib.suppress(ClientDisconnected, OSError):
-                request.stream.read(DROP_AFTER)
-        abort_connection(request.environ)
-        raise AssertionError("unreachable")  # abort_connection always raises
 
     # Control endpoints (tests in other processes) ------------------------------------------------
     def control(self, request: Request) -> Response:

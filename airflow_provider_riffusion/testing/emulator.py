@@ -17,6 +17,21 @@ if TYPE_CHECKING:
     from airflow_provider_riffusion.testing.server import ServerThread
 
 
+class _Setting:
+    """A runtime setting of the emulator: read from, and validated into, its state."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, emulator: RiffusionEmulator | None, owner: type | None = None) -> Any:
+        if emulator is None:
+            return self
+        return getattr(emulator._state.settings, self.name)
+
+    def __set__(self, emulator: RiffusionEmulator, value: Any) -> None:
+        emulator._state.update_settings({self.name: value})
+
+
 class RiffusionEmulator:
     """A fake useapi.net Riffusion API server; use as a context manager, or call ``start()``/``stop()``.
 
@@ -60,8 +75,16 @@ class RiffusionEmulator:
         """Bind 127.0.0.1 and serve in the background; returns self."""
         if self._server is not None:
             raise RuntimeError("the Riffusion emulator is already running")
-        from airflow_provider_riffusion.testing.app import API_PREFIX, EmulatorApp
-        from airflow_provider_riffusion.testing.server import ServerThread
+        try:
+            from airflow_provider_riffusion.testing.app import API_PREFIX, EmulatorApp
+            from airflow_provider_riffusion.testing.server import ServerThread
+        except ModuleNotFoundError as error:
+            if error.name != "werkzeug":
+                raise
+            raise RuntimeError(
+                "The Riffusion emulator serves HTTP with werkzeug, which is not installed: "
+                "pip install 'airflow-provider-riffusion[testing]'"
+            ) from None
 
         self._state.stopping.clear()
         server = ServerThread(EmulatorApp(self._state), self._requested_port, self._ssl_context)
@@ -142,54 +165,22 @@ class RiffusionEmulator:
         with self._state.lock:
             return len(self._state.connections)
 
-    # Runtime settings -----------------------------------------------------------------------------
     @property
-    def upload_final_status(self) -> str:
-        return self._state.settings.upload_final_status
+    def open_connections(self) -> int:
+        """TCP connections open right now (a client that closed its session has none left)."""
+        return self._running().tracker.count()
 
-    @upload_final_status.setter
-    def upload_final_status(self, value: str) -> None:
-        self._state.update_settings({"upload_final_status": value})
-
-    @property
-    def flag_uploads(self) -> bool:
-        return self._state.settings.flag_uploads
-
-    @flag_uploads.setter
-    def flag_uploads(self, value: bool) -> None:
-        self._state.update_settings({"flag_uploads": value})
-
-    @property
-    def account_error(self) -> bool:
-        return self._state.settings.account_error
-
-    @account_error.setter
-    def account_error(self, value: bool) -> None:
-        self._state.update_settings({"account_error": value})
-
-    @property
-    def pending_polls(self) -> int:
-        return self._state.settings.pending_polls
-
-    @pending_polls.setter
-    def pending_polls(self, value: int) -> None:
-        self._state.update_settings({"pending_polls": value})
-
-    @property
-    def pending_seconds(self) -> float:
-        return self._state.settings.pending_seconds
-
-    @pending_seconds.setter
-    def pending_seconds(self, value: float) -> None:
-        self._state.update_settings({"pending_seconds": value})
-
-    @property
-    def song_polls(self) -> int:
-        return self._state.settings.song_polls
-
-    @song_polls.setter
-    def song_polls(self, value: int) -> None:
-        self._state.update_settings({"song_polls": value})
+    # Runtime settings (also POST /_emulator/settings) ---------------------------------------------
+    upload_final_status = _Setting()
+    """What an upload's status says once processed (default ``complete``)."""
+    flag_uploads = _Setting()
+    account_error = _Setting()
+    """Every API call answers 596 (the account needs re-registering)."""
+    pending_polls = _Setting()
+    pending_seconds = _Setting()
+    song_polls = _Setting()
+    song_final_status = _Setting()
+    """What a song's status says once generated (default ``completed``)."""
 
     # Test controls --------------------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:

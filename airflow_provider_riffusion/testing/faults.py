@@ -10,10 +10,37 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-FAULT_KINDS = ("status", "html", "malformed", "missing_field", "hang", "drop")
-"""Every ``Fault.kind`` the emulator understands."""
+FAULT_KINDS = (
+    "status",
+    "html",
+    "malformed",
+    "missing_field",
+    "hang",
+    "drop",
+    "drop_after_body",
+    "trickle",
+    "nested",
+    "charset",
+    "huge",
+)
+"""Every ``Fault.kind`` the emulator understands:
 
-_DEFAULT_STATUS = {"status": 500, "html": 502, "malformed": 200, "missing_field": 200, "hang": 0, "drop": 0}
+- ``status``: answer ``status`` with ``body`` and ``headers`` (default 500 with a JSON error);
+- ``html``: a proxy's HTML error page (default 502);
+- ``malformed``: 200 with JSON cut short; ``missing_field``: 200 ``{}``;
+- ``hang``: no answer for ``seconds``, then the connection closes;
+- ``drop``: read part of the request body, then cut the connection;
+- ``drop_after_body``: handle the request as usual (an upload is stored), then cut the connection
+  instead of answering: "stored, but the answer was lost";
+- ``trickle``: the usual answer, its status line, headers and body sent one byte every ``seconds``;
+- ``nested``: 200 with JSON nested ``size`` levels deep (default 100,000);
+- ``charset``: the usual answer, with ``charset`` (default ``utf8mb4``) in its Content-Type;
+- ``huge``: 200 with a JSON body of ``size`` bytes (default 50 MB), streamed.
+"""
+
+_DEFAULT_STATUS = {"status": 500, "html": 502, "malformed": 200, "missing_field": 200, "nested": 200, "huge": 200}
+_NO_ANSWER = ("hang", "drop", "drop_after_body")
+_USUAL_ANSWER = ("trickle", "charset")
 
 
 class ConnectionAborted(ConnectionError):
@@ -29,7 +56,9 @@ class Fault:
 
     ``path`` is relative to the API base (``"music/upload-audio"``, ``"music"``, ``"accounts"``); slashes at
     either end are ignored. ``status``/``body``/``headers`` shape ``"status"`` and ``"html"`` answers;
-    ``seconds`` is how long a ``"hang"`` holds the request before closing the connection.
+    ``seconds`` is how long a ``"hang"`` holds the request before closing the connection, and the
+    pause between the bytes of a ``"trickle"``; ``size`` is the depth of ``"nested"`` JSON and the
+    length of a ``"huge"`` body; ``charset`` is what a ``"charset"`` answer declares.
     """
 
     method: str
@@ -40,6 +69,8 @@ class Fault:
     headers: Mapping[str, str] | None = None
     times: int = 1
     seconds: float = 30.0
+    size: int | None = None
+    charset: str = "utf8mb4"
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, str) or self.method.upper() not in ("GET", "POST"):
@@ -56,6 +87,10 @@ class Fault:
             raise ValueError(f"Fault.times must be a positive int, not {self.times!r}")
         if isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float)) or self.seconds < 0:
             raise ValueError(f"Fault.seconds must be a non-negative number, not {self.seconds!r}")
+        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1):
+            raise ValueError(f"Fault.size must be a positive int, not {self.size!r}")
+        if not isinstance(self.charset, str) or not self.charset:
+            raise ValueError(f"Fault.charset must be a non-empty string, not {self.charset!r}")
         if self.headers is not None and not all(
             isinstance(key, str) and isinstance(value, str) for key, value in dict(self.headers).items()
         ):
@@ -65,11 +100,23 @@ class Fault:
         object.__setattr__(self, "path", self.path.strip("/"))
 
     @property
+    def answers(self) -> bool:
+        """Whether the client gets an answer at all (hang and the drops send none)."""
+        return self.kind not in _NO_ANSWER
+
+    @property
+    def usual_answer(self) -> bool:
+        """Whether the request is handled as usual, with only the answer's delivery changed."""
+        return self.kind in _USUAL_ANSWER or self.kind == "drop_after_body"
+
+    @property
     def response_status(self) -> int:
-        """The status this fault answers with (0 for hang and drop, which send no response)."""
-        if self.kind in ("hang", "drop", "malformed", "missing_field"):
-            return _DEFAULT_STATUS[self.kind]
-        return self.status if self.status is not None else _DEFAULT_STATUS[self.kind]
+        """The status this fault answers with (0 when it sends no answer or the usual one)."""
+        if self.kind == "status":
+            return self.status if self.status is not None else _DEFAULT_STATUS["status"]
+        if self.kind == "html":
+            return self.status if self.status is not None else _DEFAULT_STATUS["html"]
+        return _DEFAULT_STATUS.get(self.kind, 0)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:

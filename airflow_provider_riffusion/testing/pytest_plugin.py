@@ -1,6 +1,12 @@
-"""pytest fixtures for DAG and task tests against the emulator (a ``pytest11`` entry point).
+"""pytest fixtures for DAG and task tests against the emulator.
 
-Loaded by every pytest run in an environment with this provider, so it imports nothing heavy.
+Not registered as an entry point, so a deployment that merely installs the provider does not load
+it into every pytest run. A test suite opts in, in its top-level ``conftest.py``::
+
+    pytest_plugins = ["airflow_provider_riffusion.testing.pytest_plugin"]
+
+(or ``-p airflow_provider_riffusion.testing.pytest_plugin``); the emulator needs the ``testing``
+extra: ``pip install 'airflow-provider-riffusion[testing]'``.
 """
 
 from __future__ import annotations

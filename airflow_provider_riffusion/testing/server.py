@@ -16,11 +16,14 @@ import logging
 import socket
 import ssl
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wsgi import get_input_stream
+
+from airflow_provider_riffusion.testing.fault_answers import STREAM_KEY, TRICKLE_KEY
 
 log = logging.getLogger("airflow_provider_riffusion.testing")
 
@@ -43,6 +46,10 @@ class ConnectionTracker:
     def closed(self, sock: socket.socket) -> None:
         with self._lock:
             self._open.discard(sock)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._open)
 
     def close_all(self) -> None:
         with self._lock:
@@ -92,12 +99,16 @@ class KeepAliveHandler(WSGIRequestHandler):
 
         try:
             chunks = self.server.app(environ, start_response)
-            try:
-                payload = b"".join(chunks)
-            finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
+            # A body the app sized itself is streamed as it comes (a huge fault); any other is measured.
+            declared = bool(environ.get(STREAM_KEY))
+            payload: Iterable[bytes] = chunks
+            if not declared:
+                try:
+                    payload = [b"".join(chunks)]
+                finally:
+                    close = getattr(chunks, "close", None)
+                    if close is not None:
+                        close()
             _drain(body)
         except (ConnectionError, ClientDisconnected, TimeoutError):
             # A fault cut the connection on purpose (ConnectionAborted), or the client went away:
@@ -108,18 +119,36 @@ class KeepAliveHandler(WSGIRequestHandler):
             log.exception("Riffusion emulator: unexpected error answering %s %s", self.command, environ["PATH_INFO"])
             captured["status"] = "500 Internal Server Error"
             captured["headers"] = [("Content-Type", "application/json")]
-            payload = b'{"error": "emulator internal error", "code": 500}'
+            payload = [b'{"error": "emulator internal error", "code": 500}']
+            declared = False
             self.close_connection = True
+        try:
+            self._send(captured, payload, declared, environ.get(TRICKLE_KEY))
+        except (ConnectionError, TimeoutError, OSError):
+            self.close_connection = True  # the client stopped reading (it refused a huge body): fine
 
+    def _send(
+        self, captured: dict[str, Any], payload: Iterable[bytes], declared: bool, trickle: tuple[float, Any] | None
+    ) -> None:
+        """Write the answer: at once, streamed (a sized body), or one byte at a time (a trickle fault)."""
         code, _, reason = captured["status"].partition(" ")
-        self.send_response(int(code), reason)
-        for name, value in captured["headers"]:
-            if name.lower() != "content-length":
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        body = b"" if self.command == "HEAD" else b"".join(payload) if not declared or trickle else None
+        lines = [f"{self.protocol_version} {code} {reason}"]
+        lines += [f"{name}: {value}" for name, value in captured["headers"] if name.lower() != "content-length"]
+        length = dict((name.lower(), value) for name, value in captured["headers"]).get("content-length")
+        lines.append(f"Content-Length: {len(body) if body is not None else length}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if trickle is not None:
+            seconds, stopping = trickle
+            for index in range(len(head + (body or b""))):
+                self.wfile.write((head + (body or b""))[index : index + 1])
+                self.wfile.flush()
+                if stopping.wait(seconds):
+                    break
+            return
+        self.wfile.write(head)
+        for chunk in [body] if body is not None else payload:
+            self.wfile.write(chunk)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """No access log: it is noise in test output (and URLs are not the emulator's to print)."""

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_provider_riffusion.statuses import SONG_STEPS, UPLOAD_COMPLETE
 from airflow_provider_riffusion.testing.faults import FaultBook
 
 REVISIONS = ("2025-02-17", "2025-02-25")
@@ -75,19 +76,20 @@ class SongJob:
 class Settings:
     """Behaviour a test may change while the server runs (attributes of the emulator, or POST /_emulator/settings)."""
 
-    upload_final_status: str = "complete"
+    upload_final_status: str = UPLOAD_COMPLETE
     flag_uploads: bool = False
     account_error: bool = False
     pending_polls: int = 1
     pending_seconds: float = 0.0
     song_polls: int = 1
+    song_final_status: str = SONG_STEPS[-1]
 
 
 def check_setting(name: str, value: Any) -> Any:
     """Validate one setting; raise ``ValueError`` naming it, so bad test setups fail loudly."""
-    if name == "upload_final_status":
+    if name in ("upload_final_status", "song_final_status"):
         if not isinstance(value, str):
-            raise ValueError("upload_final_status must be a string")
+            raise ValueError(f"{name} must be a string")
         return value
     if name in ("flag_uploads", "account_error"):
         if not isinstance(value, bool):

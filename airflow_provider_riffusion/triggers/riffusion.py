@@ -1,28 +1,36 @@
-"""Triggers: the waits of deferrable tasks, polled in the triggerer with an async client.
+"""Triggers: the waits of deferrable tasks, polled in the triggerer with the async transport.
 
 Each trigger serializes only JSON primitives, yields exactly one event of the vocabulary
-``success`` / ``failed`` / ``error`` / ``timeout``, and never blocks the event loop. The
-deadline is absolute (epoch seconds), so a trigger re-created after a triggerer restart keeps
-the deadline the task started with. Triggers only read: uploads happen on workers.
+``success`` / ``failed`` / ``error`` / ``timeout``, and never blocks the event loop: the
+connection and its extras are read through common-compat's async helpers, and the CA bundle
+and proxy settings are loaded off the loop. The deadline is absolute (epoch seconds), so a
+trigger re-created after a triggerer restart keeps the deadline the task started with.
+Triggers only read: uploads and compose requests happen on workers. The wait itself is the
+provider's one poller (``polling.py``), the same the sensor and the operators' sync waits use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_riffusion import exceptions
-from airflow_provider_riffusion.waiting import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
+from airflow_provider_riffusion.polling import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
 
 if TYPE_CHECKING:
+    from airflow_provider_riffusion.client.endpoints import Endpoint
+    from airflow_provider_riffusion.polling import Poller
     from airflow_provider_riffusion.settings import RiffusionSettings
 
 EVENT_STATUSES = frozenset({"success", "failed", "error", "timeout"})
+
+Request = Callable[..., Awaitable[Any]]
+"""``await request(endpoint, **arguments)``: one API read under the endpoint's retry rule."""
 
 
 def _one_line(error: BaseException) -> str:
@@ -30,8 +38,21 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
+async def load_settings(riffusion_conn_id: str) -> RiffusionSettings:
+    """Read the connection and its extras without blocking the event loop (nor deadlocking on the
+    secrets masker's round trip to the supervisor, which ``conn.extra_dejson`` would make on it)."""
+    from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+
+    from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+    from airflow_provider_riffusion.settings import settings_from_connection
+
+    conn = await get_async_connection(riffusion_conn_id, hook=RiffusionHook)
+    extra = await get_async_extra_dejson(conn)
+    return settings_from_connection(riffusion_conn_id, conn.password, conn.host, extra)
+
+
 class _RiffusionPollTrigger(BaseTrigger):
-    """Common state and the poll loop; subclasses say what one check is."""
+    """Common state and the wait; subclasses say what one check is."""
 
     def __init__(
         self,
@@ -42,12 +63,15 @@ class _RiffusionPollTrigger(BaseTrigger):
         deadline: float | None = None,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
     ) -> None:
+        from airflow_provider_riffusion.polling import floored_interval
+
         super().__init__()
         self.user_id = user_id
         self.riffusion_conn_id = riffusion_conn_id
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = floored_interval(float(poll_interval), self.log, "poll_interval")
         self.deadline = None if deadline is None else float(deadline)
         self.max_consecutive_errors = int(max_consecutive_errors)
+        self._settings: RiffusionSettings | None = None
 
     def _common_kwargs(self) -> dict[str, Any]:
         return {
@@ -58,65 +82,69 @@ class _RiffusionPollTrigger(BaseTrigger):
             "max_consecutive_errors": self.max_consecutive_errors,
         }
 
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, but never past the deadline."""
-        if self.deadline is not None:
-            seconds = min(seconds, self.deadline - time.time())
-        await asyncio.sleep(max(0.0, seconds))
+    def _poller(self, what: str) -> Poller[Any]:
+        from airflow_provider_riffusion.polling import Poller
 
-    async def _poll(self, check: Callable[[Any], Awaitable[dict[str, Any] | None]], what: str) -> dict[str, Any]:
-        """Run ``check`` until it returns the success event; any ending becomes one event."""
-        from airflow_provider_riffusion.async_client import RiffusionAsyncClient, load_settings
-        from airflow_provider_riffusion.waiting import BLIP_ERRORS
+        return Poller(
+            what,
+            log=self.log,
+            poll_interval=self.poll_interval,
+            deadline=self.deadline,
+            max_consecutive_errors=self.max_consecutive_errors,
+        )
 
-        errors = 0
-        settings: RiffusionSettings | None = None
+    async def _wait(self, poller: Poller[Any], check: Callable[[Request], Awaitable[Any]]) -> Any:
+        """Run the poller with ``check`` against the API; returns the check's value once ready."""
+        from airflow_provider_riffusion.polling import wait_async
+
+        # aiohttp takes ~150 ms to import: the first wait of a triggerer imports it off the loop.
+        transports = await asyncio.to_thread(
+            importlib.import_module, "airflow_provider_riffusion.client.async_transport"
+        )
+
+        # The task checked once right before deferring, so the first poll waits too: a random part of
+        # an interval, so that waits deferred together (or re-created together by a triggerer restart)
+        # neither start nor poll in one burst that stalls the triggerer's loop.
+        await asyncio.sleep(min(random.uniform(0.5, 1.0) * self.poll_interval, poller.pause()))
+        self._settings = settings = await load_settings(self.riffusion_conn_id)
+        transport = transports.AsyncTransport(settings, keepalive=max(60.0, 2 * self.poll_interval))
+        await transport.open()
+
+        async def request(endpoint: Endpoint, **arguments: Any) -> Any:
+            call = endpoint.call(settings, self.user_id, **arguments)
+            return await settings.retry.call_async(
+                lambda attempt: transport.send(call, attempt), endpoint.should_retry, call.what
+            )
+
         try:
-            # The task checked once right before deferring, so the first poll waits too: a random part of
-            # an interval, so that waits deferred together (or re-created together by a triggerer restart)
-            # neither start nor poll in one burst that stalls the triggerer's loop.
-            await self._sleep(random.uniform(0.5, 1.0) * self.poll_interval)
-            settings = await load_settings(self.riffusion_conn_id)
-            async with RiffusionAsyncClient(settings, self.poll_interval) as client:
-                while True:
-                    try:
-                        event = await check(client)
-                        errors = 0
-                    except BLIP_ERRORS as error:
-                        errors += 1
-                        if errors > self.max_consecutive_errors:
-                            raise
-                        self.log.warning(
-                            "%s: poll failed (%d in a row, limit %d): %s",
-                            what,
-                            errors,
-                            self.max_consecutive_errors,
-                            error,
-                        )
-                        event = None
-                    if event is not None:
-                        return event
-                    remaining = None if self.deadline is None else self.deadline - time.time()
-                    if remaining is not None and remaining <= 0:
-                        return {
-                            "status": "timeout",
-                            "message": f"{what} did not finish before the task's timeout.",
-                        }
-                    await self._sleep(self.poll_interval)
+            return await wait_async(poller, lambda: check(request))
+        finally:
+            await transport.close()
+
+    async def _event(self, poller: Poller[Any], check: Callable[[Request], Awaitable[Any]], key: str) -> dict:
+        """The wait's one event, whatever happened: the task must never hang deferred."""
+        try:
+            value = await self._wait(poller, check)
+        except exceptions.RiffusionWaitTimeoutError as error:
+            return {"status": "timeout", "message": _one_line(error)}
         except exceptions.RiffusionError as error:
             failed = isinstance(error, (exceptions.RiffusionUploadFailedError, exceptions.RiffusionSongFailedError))
             return {
                 "status": "failed" if failed else "error",
-                "message": _one_line(settings.scrub(error) if settings else error),
+                "message": _one_line(self._scrubbed(error)),
                 "error_class": type(error).__name__,
                 "http_status": error.http_status,
             }
-        except Exception as error:  # one event, whatever happened: the task must not hang deferred
+        except Exception as error:
             # The event is stored in the metadata database: the token must not ride along.
             return {
                 "status": "error",
-                "message": f"{what}: {type(error).__name__}: {_one_line(settings.scrub(error) if settings else error)}",
+                "message": f"{poller.what}: {type(error).__name__}: {_one_line(self._scrubbed(error))}",
             }
+        return {"status": "success", "message": f"{poller.what} is done.", key: value}
+
+    def _scrubbed(self, error: BaseException) -> BaseException:
+        return self._settings.scrub(error) if self._settings is not None else error
 
 
 class UploadCompletedTrigger(_RiffusionPollTrigger):
@@ -134,24 +162,16 @@ class UploadCompletedTrigger(_RiffusionPollTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_riffusion.waiting import upload_is_ready
+        from airflow_provider_riffusion.client.endpoints import UPLOAD_STATUS
+        from airflow_provider_riffusion.polling import upload_result
 
-        last: list[str] = []
+        poller = self._poller(f"Upload {self.job_id}")
 
-        async def check(client: Any) -> dict[str, Any] | None:
-            status = await client.get_upload_status(self.job_id, self.user_id)
-            if last != [status["status"]]:
-                self.log.info("Upload %s: status %r", self.job_id, status["status"])
-                last[:] = [status["status"]]
-            if upload_is_ready(status, fail_on_flagged=self.fail_on_flagged, log=self.log):
-                return {
-                    "status": "success",
-                    "message": f"Upload {self.job_id} is processed.",
-                    "result": status,
-                }
-            return None
+        async def check(request: Request) -> dict[str, Any] | None:
+            status = await request(UPLOAD_STATUS, id=self.job_id)
+            return upload_result(status, poller, fail_on_flagged=self.fail_on_flagged)
 
-        yield TriggerEvent(await self._poll(check, f"Upload {self.job_id}"))
+        yield TriggerEvent(await self._event(poller, check, "result"))
 
 
 class SongsCompletedTrigger(_RiffusionPollTrigger):
@@ -168,27 +188,32 @@ class SongsCompletedTrigger(_RiffusionPollTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_riffusion.responses import song_summary
-        from airflow_provider_riffusion.waiting import require_id, songs_are_ready
+        from airflow_provider_riffusion.client.endpoints import SONGS, require_id
+        from airflow_provider_riffusion.polling import SongsCheck
 
-        last: dict[str, list[str]] = {}
+        poller = self._poller(f"Compose jobs {self.job_ids}")
+        songs = SongsCheck(self.job_ids, poller)
 
-        async def check(client: Any) -> dict[str, Any] | None:
-            for job_id in self.job_ids:  # all of them, before any is polled: one empty id ends the wait now
-                require_id("job_id", job_id)
-            songs: list[dict[str, Any]] = []
-            for job_id in self.job_ids:
-                job_songs = await client.get_songs(job_id, self.user_id)
-                statuses = [str(song.get("status")) for song in job_songs]
-                if last.get(job_id) != statuses:
-                    self.log.info("Compose job %s: song status %s", job_id, statuses or "not created yet")
-                    last[job_id] = statuses
-                if not songs_are_ready(job_id, job_songs):
+        async def check(request: Request) -> list[dict[str, Any]] | None:
+            for job_id in songs.jobs():
+                if not songs.accept(job_id, await request(SONGS, id=job_id)):
                     return None
-                songs.extend(song_summary(song) for song in job_songs)
-            return {"status": "success", "message": f"Songs of {self.job_ids} are completed.", "songs": songs}
+            return songs.songs()
 
-        yield TriggerEvent(await self._poll(check, f"Compose jobs {self.job_ids}"))
+        try:  # all of them, before any is polled: one empty id ends the wait now
+            for job_id in self.job_ids:
+                require_id("job_id", job_id)
+        except exceptions.RiffusionInputError as error:
+            yield TriggerEvent(
+                {
+                    "status": "error",
+                    "message": _one_line(error),
+                    "error_class": type(error).__name__,
+                    "http_status": None,
+                }
+            )
+            return
+        yield TriggerEvent(await self._event(poller, check, "songs"))
 
 
 def result_from_event(event: Any, *, expected: str, sensor_timeout: bool = False) -> Any:
@@ -208,7 +233,7 @@ def result_from_event(event: Any, *, expected: str, sensor_timeout: bool = False
             from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 
             raise AirflowSensorTimeout(message)
-        raise exceptions.RiffusionWaitTimeoutError(message + " Raise the task's timeout, or check the service.")
+        raise exceptions.RiffusionWaitTimeoutError(message)
     error_class = getattr(exceptions, str(event.get("error_class")), None)
     if not (isinstance(error_class, type) and issubclass(error_class, exceptions.RiffusionError)):
         error_class = exceptions.RiffusionError

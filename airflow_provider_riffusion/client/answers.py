@@ -1,0 +1,213 @@
+"""What an answer of the API means: a value, or the exception of the family a DAG author can act on.
+
+Both transports (requests on workers, aiohttp in the triggerer) hand over status, headers and
+the body's bytes; everything from there on happens here, once: the status mapping, the JSON
+decoding that survives hostile bodies (deep nesting, unknown charsets, huge sizes), excerpts of
+error bodies with the token scrubbed before they are cut, and the endpoint's normalizer.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_riffusion.exceptions import (
+    RiffusionAccountError,
+    RiffusionAuthError,
+    RiffusionBadRequestError,
+    RiffusionCreditsError,
+    RiffusionError,
+    RiffusionModerationError,
+    RiffusionNotFoundError,
+    RiffusionRateLimitError,
+    RiffusionResponseError,
+    RiffusionServerError,
+    RiffusionSubscriptionError,
+    RiffusionUnexpectedStatusError,
+)
+from airflow_provider_riffusion.retry import parse_retry_after
+
+if TYPE_CHECKING:
+    from airflow_provider_riffusion.client.endpoints import ApiCall
+
+ACCOUNT_ERROR_STATUS = 596
+"""useapi.net's non-standard status: the account's cookie could not be refreshed."""
+
+MAX_ANSWER_BYTES = 1024 * 1024
+"""The API's answers are small JSON documents; a larger body is refused unread past this size."""
+MAX_JSON_DEPTH = 32
+"""The API nests two or three levels; deeper JSON is refused before anything walks it."""
+MAX_BODY_IN_MESSAGE = 200
+
+_FATAL_STATUSES: dict[int, tuple[type[RiffusionError], str]] = {
+    400: (
+        RiffusionBadRequestError,
+        "The Riffusion API rejected {what} (HTTP 400){detail}. Fix the parameter it names.",
+    ),
+    401: (
+        RiffusionAuthError,
+        "The Riffusion API refused the token for {what} (HTTP 401). Put a valid useapi.net "
+        "API token in the connection's password field ('API token').",
+    ),
+    402: (
+        RiffusionSubscriptionError,
+        "The useapi.net subscription has expired (HTTP 402){detail}. Renew it at useapi.net.",
+    ),
+    404: (
+        RiffusionNotFoundError,
+        "The Riffusion API does not know {what} (HTTP 404){detail}. Check the id and the user_id.",
+    ),
+    412: (
+        RiffusionCreditsError,
+        "The Riffusion account is out of credits (HTTP 412){detail}. Add credits, or pass another user_id.",
+    ),
+    422: (
+        RiffusionModerationError,
+        "The Riffusion API moderated {what} (HTTP 422){detail}. Change the prompt or lyrics.",
+    ),
+    ACCOUNT_ERROR_STATUS: (
+        RiffusionAccountError,
+        "The Riffusion account has a pending error (HTTP 596){detail}. Re-register the account "
+        "with POST accounts (a fresh cookie) and run the task again.",
+    ),
+}
+
+
+def interpret(call: ApiCall, status: int, headers: Mapping[str, str], body: bytes, attempt: int = 1) -> Any:
+    """The normalized value of a 2xx answer; any other answer raises the matching error (token scrubbed)."""
+    settings = call.settings
+    if not 200 <= status < 300:
+        text = settings.redact(_text(body, headers))
+        failure = error_from_response(status, text, call.what, attempt, redact=settings.redact)
+        failure.retry_after = parse_retry_after(headers.get("Retry-After"))
+        raise settings.scrub(failure)
+    try:
+        return call.endpoint.normalize(decode_json(status, headers, body, call.what, settings.redact), call.params)
+    except RiffusionResponseError as error:
+        raise settings.scrub(call.unconfirmed(error)) from None
+
+
+def decode_json(
+    status: int, headers: Mapping[str, str], body: bytes, what: str, redact: Callable[[str], str] = str
+) -> Any:
+    """Parse a 2xx body as JSON, or explain in one line that the server sent something else."""
+    content_type = headers.get("Content-Type") or headers.get("content-type") or "unknown content type"
+
+    def refuse(problem: str) -> RiffusionResponseError:
+        return RiffusionResponseError(
+            f"The Riffusion API answered {what} with HTTP {status} but {problem}. Check that the connection's "
+            "host points at the Riffusion API and not at a proxy or login page.",
+            http_status=status,
+        )
+
+    if len(body) > MAX_ANSWER_BYTES:
+        raise refuse(f"the body is larger than {MAX_ANSWER_BYTES // 1024} KiB ({content_type})")
+    charset = _charset(content_type)
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        raise refuse(f"the body declares charset {charset[:40]!r}, which is no known encoding") from None
+    try:
+        value = json.loads(body.decode(charset), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise refuse(f"the body is not JSON ({content_type}): {excerpt(redact(_text(body, headers)))!r}") from None
+    if _depth_exceeds(value, MAX_JSON_DEPTH):
+        raise refuse(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def error_from_response(
+    status: int, text: str, what: str, attempts: int = 1, redact: Callable[[str], str] = str
+) -> RiffusionError:
+    """Map a non-2xx answer to the exception class and message a DAG author can act on.
+
+    ``redact`` removes the token from text before it is cut: a cut through an echoed token would
+    leave a part of it that no later scrub can recognise.
+    """
+    api_error = _api_error_text(text, redact)
+    detail = f": {_without_final_period(api_error)}" if api_error else ""
+    tried = f" after {attempts} attempts" if attempts > 1 else ""
+    kwargs: dict[str, Any] = {"http_status": status, "api_error": api_error}
+    if status in _FATAL_STATUSES:
+        cls, template = _FATAL_STATUSES[status]
+        return cls(template.format(what=what, detail=detail), **kwargs)
+    if status == 429:
+        return RiffusionRateLimitError(
+            f"Every Riffusion job slot is busy or the API throttles (HTTP 429){tried}{detail}. "
+            "Retry later, or raise the account's maxJobs.",
+            **kwargs,
+        )
+    if status >= 500:
+        return RiffusionServerError(
+            f"The Riffusion API failed on {what} (HTTP {status}){tried}{detail}. This is usually "
+            "transient; the task can be retried.",
+            **kwargs,
+        )
+    return RiffusionUnexpectedStatusError(
+        f"The Riffusion API answered {what} with HTTP {status}, which it does not document{detail}. "
+        "Retrying will not change it: check the connection's host (a proxy or gateway may answer instead).",
+        **kwargs,
+    )
+
+
+def excerpt(text: str) -> str:
+    """One line of a body for a message: tags stripped (proxies send HTML), whitespace folded, cut."""
+    plain = " ".join(re.sub(r"<[^>]+>", " ", text).split())
+    return plain[:MAX_BODY_IN_MESSAGE] + ("..." if len(plain) > MAX_BODY_IN_MESSAGE else "")
+
+
+def _text(body: bytes, headers: Mapping[str, str]) -> str:
+    """A body as text for messages: its charset when Python knows it, else UTF-8; never fails."""
+    charset = _charset(headers.get("Content-Type") or headers.get("content-type") or "")
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
+
+
+def _charset(content_type: str) -> str:
+    """The ``charset`` parameter of a Content-Type; JSON without one is UTF-8 (RFC 8259)."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip(" \t\"'"):
+            return value.strip(" \t\"'")
+    return "utf-8"
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether JSON nests deeper than ``limit``, found without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        children = current.values() if isinstance(current, dict) else current if isinstance(current, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _api_error_text(text: str, redact: Callable[[str], str]) -> str | None:
+    """The API's ``error`` (or moderation ``reason``) text, or a short excerpt of a non-JSON body."""
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        return excerpt(redact(text)) or None
+    if isinstance(body, dict):
+        for key in ("error", "reason", "message"):
+            if body.get(key):
+                return excerpt(redact(str(body[key]))) or None
+    return excerpt(redact(text)) or None
+
+
+def _without_final_period(sentence: str) -> str:
+    """The API's sentence inside ours: its final period would double ours ("accounts.. Re-register")."""
+    return sentence[:-1] if sentence.endswith(".") and not sentence.endswith("...") else sentence

@@ -1,0 +1,114 @@
+"""UploadAudioOperator: upload a track from disk, a URL or object storage, and optionally wait for it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_riffusion.operators._base import RiffusionBaseOperator
+from airflow_provider_riffusion.polling import DEFAULT_UPLOAD_TIMEOUT
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+class UploadAudioOperator(RiffusionBaseOperator):
+    """
+    Upload an audio track (mp3, m4a or wav) to the Riffusion API.
+
+    :param source: The track (templated), streamed to the API and never read whole: a local path
+        or ``file://`` URI; an ``ObjectStoragePath`` or object-storage URI read through Airflow's
+        object storage (``s3://``, ``gs://``, ``memory://`` ...; the scheme's provider must be
+        installed, and the connection is the path's ``conn_id``:
+        ``ObjectStoragePath("s3://bucket/key", conn_id="aws_default")`` or
+        ``s3://aws_default@bucket/key``); or an ``http(s)://`` URL, fetched with a new GET for
+        every attempt (the provider's messages name it without user info or query). A source of
+        known size is sent with a Content-Length, any other chunked. Its leading bytes must be
+        mp3, m4a or wav, and the extension, the remote's Content-Type and ``content_type`` must
+        agree with them.
+    :param source_conn_id: The Airflow connection for a string object-storage URI (templated),
+        e.g. ``aws_default`` for ``s3://bucket/key``.
+    :param file_name: The name the API records (templated); defaults to the source's stem, and a
+        trailing audio extension is removed.
+    :param content_type: ``audio/mpeg``, ``audio/mp4`` or ``audio/wav``; inferred from the
+        extension (or the file's leading bytes) when not given.
+    :param user_id: The Riffusion account (templated); defaults to the connection's ``user_id``.
+    :param max_bytes: Refuse sources larger than this many bytes (the API recommends < 50 MB).
+    :param wait_for_completion: Also wait until the service has processed the upload, and add
+        the sensor's keys (``status``, ``lyrics``, ``response``) to the output.
+    :param fail_on_flagged: When waiting, fail if the upload is flagged (likely a copyright match).
+    :param deferrable: Wait in the triggerer instead of a worker slot (default from
+        ``[operators] default_deferrable``). The upload itself always runs on the worker.
+    :param poll_interval: Seconds between status checks while waiting (at least
+        ``[riffusion] min_poll_interval``, 1 s).
+    :param timeout: Seconds to wait for processing before failing (default 15 minutes).
+
+    Returns (XCom ``return_value``) ``job_id`` (for the status endpoint), ``audio_upload_id``
+    (for compose), ``is_flagged``, ``file_name``, ``content_type``, ``bytes``, ``sha256``.
+    """
+
+    template_fields: Sequence[str] = ("source", "source_conn_id", "file_name", "content_type", "user_id")
+    ui_color = "#f3d1ff"
+
+    def __init__(
+        self,
+        *,
+        source: Any,
+        file_name: str | None = None,
+        content_type: str | None = None,
+        max_bytes: int | None = None,
+        source_conn_id: str | None = None,
+        fail_on_flagged: bool = False,
+        timeout: float | timedelta = DEFAULT_UPLOAD_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(timeout=timeout, **kwargs)
+        self.source = source
+        self.file_name = file_name
+        self.content_type = content_type
+        self.max_bytes = max_bytes
+        self.source_conn_id = source_conn_id
+        self.fail_on_flagged = fail_on_flagged
+
+    def run(self, context: Context) -> dict[str, Any]:
+        upload = self.hook.upload_audio(
+            self.source,
+            file_name=self.file_name,
+            content_type=self.content_type,
+            user_id=self.user_id,
+            max_bytes=self.max_bytes,
+            source_conn_id=self.source_conn_id,
+        )
+        if not self.wait_for_completion:
+            return upload
+        # The upload cannot be repeated safely: make its ids visible before waiting on it.
+        context["ti"].xcom_push(key="job_id", value=upload["job_id"])
+        context["ti"].xcom_push(key="audio_upload_id", value=upload["audio_upload_id"])
+        return {**upload, **self.wait_for_upload(upload)}
+
+    def wait_for_upload(self, upload: dict[str, Any]) -> dict[str, Any]:
+        from airflow_provider_riffusion.polling import upload_result
+        from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger
+
+        job_id = upload["job_id"]
+        poller = self.poller(f"Upload {job_id}")
+        return self.wait_or_defer(
+            poller,
+            lambda: upload_result(
+                self.hook.get_upload_status(job_id, self.user_id), poller, fail_on_flagged=self.fail_on_flagged
+            ),
+            lambda deadline: UploadCompletedTrigger(
+                job_id=job_id, deadline=deadline, fail_on_flagged=self.fail_on_flagged, **self.trigger_kwargs()
+            ),
+            {"upload": upload},
+        )
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, upload: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Resume after the trigger: its one event is validated before use."""
+        from airflow_provider_riffusion.triggers.riffusion import result_from_event
+
+        status = result_from_event(event, expected="result")
+        return {**(upload or {}), **status}
