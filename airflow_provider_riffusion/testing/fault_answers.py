@@ -1,0 +1,90 @@
+"""How the emulator misbehaves when a test asked it to: the answer (or the silence) of each fault kind.
+
+Faults that answer instead of the endpoint build their response here. Faults that change only
+how the usual answer is delivered (``trickle``, ``charset``, ``drop_after_body``) let the endpoint
+run first (an upload is stored), then change its answer or cut the connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.wrappers import Request, Response
+
+from airflow_provider_riffusion.testing.faults import Fault
+from airflow_provider_riffusion.testing.http import abort_connection, json_response, status_line
+from airflow_provider_riffusion.testing.state import ACCOUNT_ERROR_MESSAGE, EmulatorState
+
+DROP_AFTER = 64 * 1024
+"""How much of a body a ``drop`` fault reads before cutting the connection."""
+TRICKLE_KEY = "riffusion.trickle"
+"""The WSGI environ key that tells the server to send the answer one byte at a time."""
+STREAM_KEY = "riffusion.stream"
+"""The WSGI environ key that tells the server to stream a body of the Content-Length the app set."""
+DEFAULT_NESTING = 100_000
+DEFAULT_HUGE_BYTES = 50 * 1024 * 1024
+
+
+def fault_answer(fault: Fault, request: Request, state: EmulatorState, usual: Callable[[], Response]) -> Response:
+    """Answer (or not) as ``fault`` says; ``usual`` is the endpoint's own answer."""
+    if fault.usual_answer:
+        response = usual()
+        if fault.kind == "drop_after_body":
+            abort_connection(request.environ)
+        if fault.kind == "charset":
+            response.headers["Content-Type"] = f"{response.mimetype}; charset={fault.charset}"
+        if fault.kind == "trickle":
+            request.environ[TRICKLE_KEY] = (fault.seconds, state.stopping)
+        return response
+    if fault.kind == "status":
+        status = fault.response_status
+        body = fault.body
+        if body is None:
+            if status == 596:
+                body = {"error": ACCOUNT_ERROR_MESSAGE}
+            else:
+                body = {"error": f"Injected fault: {status_line(status).partition(' ')[2]}", "code": status}
+        return json_response(status, body, dict(fault.headers or {}))
+    if fault.kind == "html":
+        title = status_line(fault.response_status)
+        page = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center><hr>" + (
+            "<center>nginx</center></body></html>"
+        )
+        response = Response(page, status=title, mimetype="text/html")
+        for name, value in (fault.headers or {}).items():
+            response.headers[name] = value
+        return response
+    if fault.kind == "malformed":
+        return Response('{"status": "complete", "lyrics": "cut sho', status=200, mimetype="application/json")
+    if fault.kind == "missing_field":
+        return json_response(200, {})
+    if fault.kind == "nested":
+        depth = fault.size or DEFAULT_NESTING
+        return Response("[" * depth + "]" * depth, status=200, mimetype="application/json")
+    if fault.kind == "huge":
+        size = fault.size or DEFAULT_HUGE_BYTES
+        response = Response(_huge_json(size), status=200, mimetype="application/json")
+        response.headers["Content-Length"] = str(size)
+        request.environ[STREAM_KEY] = True
+        return response
+    if fault.kind == "hang":
+        state.stopping.wait(fault.seconds)
+    elif fault.kind == "drop" and (request.content_length or request.headers.get("Transfer-Encoding")):
+        with contextlib.suppress(ClientDisconnected, OSError):
+            request.stream.read(DROP_AFTER)
+    abort_connection(request.environ)
+    raise AssertionError("unreachable")  # abort_connection always raises
+
+
+def _huge_json(size: int) -> Iterator[bytes]:
+    """``{"status": "complete", "pad": "xxx..."}`` of exactly ``size`` bytes, made as it is sent."""
+    head, tail = b'{"status": "complete", "pad": "', b'"}'
+    yield head
+    left = size - len(head) - len(tail)
+    block = b"x" * (1024 * 1024)
+    while left > 0:
+        yield block[: min(left, len(block))]
+        left -= len(block)
+    yield tail
