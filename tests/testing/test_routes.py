@@ -1,110 +1,19 @@
-"""The bundled emulator over real HTTP: API shapes of both revisions, its checks, faults, control and CLI."""
+"""The emulator's API (``testing/routes.py``) over HTTP: the shapes of both revisions, the service's checks."""
 
 from __future__ import annotations
 
 import hashlib
-import http.client
-import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 import requests
 
-from airflow_provider_riffusion.testing import Fault, RiffusionEmulator, UploadRecord
+from airflow_provider_riffusion.sources.kinds import sniff_kind
+from airflow_provider_riffusion.testing import UploadRecord
+from tests.testing._support import MP3, TOKEN, UPLOAD, Factory, client, compose, status_of, upload, url, wait_for
 
-TOKEN = "emu-test-SECRET-8f3a21"
-UPLOAD = "music/upload-audio"
-MP3 = {"Content-Type": "audio/mpeg"}
-
-Factory = Callable[..., RiffusionEmulator]
-
-
-class Server(Protocol):
-    """Anything with a base URL: an emulator object, or one started from the CLI in another process."""
-
-    @property
-    def base_url(self) -> str: ...
-
-
-class AtUrl:
-    """An emulator known only by its base URL (the CLI case)."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-
-
-@pytest.fixture
-def start() -> Iterator[Factory]:
-    """Start emulators with the test token; stop them all after the test."""
-    started: list[RiffusionEmulator] = []
-
-    def make(**kwargs: Any) -> RiffusionEmulator:
-        kwargs.setdefault("token", TOKEN)
-        emulator = RiffusionEmulator(**kwargs).start()
-        started.append(emulator)
-        return emulator
-
-    yield make
-    for emulator in started:
-        emulator.stop()
-
-
-def client(token: str | None = TOKEN) -> requests.Session:
-    session = requests.Session()
-    if token is not None:
-        session.headers["Authorization"] = f"Bearer {token}"
-    return session
-
-
-def url(emulator: Server, path: str) -> str:
-    return f"{emulator.base_url}/{path}"
-
-
-def upload(
-    session: requests.Session,
-    emulator: Server,
-    data: Any = b"ID3 fake audio",
-    file_name: str = "song",
-    content_type: str = "audio/mpeg",
-    **params: str,
-) -> requests.Response:
-    return session.post(
-        url(emulator, UPLOAD),
-        params={"file_name": file_name, **params},
-        data=data,
-        headers={"Content-Type": content_type},
-        timeout=10,
-    )
-
-
-def status_of(session: requests.Session, emulator: RiffusionEmulator, upload_id: str, **params: str) -> Any:
-    response = session.get(url(emulator, UPLOAD), params={"id": upload_id, **params}, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def compose(session: requests.Session, emulator: RiffusionEmulator, **body: Any) -> requests.Response:
-    return session.post(url(emulator, "music/create-compose"), json=body, timeout=10)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll a condition with a deadline (instead of sleeping for a guessed time)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
-
-
-# Uploads and their status, in both revisions --------------------------------------------------------
+# Uploads and their status, in both revisions ----------------------------------------------------------
 
 
 def test_upload_and_status_shapes_in_revision_2025_02_25(start: Factory) -> None:
@@ -226,7 +135,7 @@ def test_status_of_unknown_or_missing_id(start: Factory) -> None:
     assert missing.status_code == 400 and missing.json()["code"] == 400
 
 
-# Authentication and the account error ----------------------------------------------------------------
+# Authentication and the account error -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token", ""])
@@ -548,7 +457,30 @@ def test_songs_progress_to_completed_and_download(start: Factory) -> None:
     audio = session.get(song["download_url"], timeout=10)
     assert audio.status_code == 200
     assert audio.headers["Content-Type"] == "audio/mpeg"
-    assert audio.content.startswith(b"ID3")
+    assert sniff_kind(audio.content[:16]) == "mp3"  # real MPEG audio frames
+    assert int(audio.headers["Content-Length"]) == len(audio.content) == emu.downloads[-1]["bytes"]
+
+
+@pytest.mark.parametrize(("download_format", "kind"), [("mp3", "mp3"), ("wav", "wav")])
+def test_downloads_are_real_audio_of_the_configured_size(start: Factory, download_format: str, kind: str) -> None:
+    import io
+    import wave
+
+    emu = start(song_polls=0)
+    emu.download_bytes = 300_000
+    session = client()
+    compose = session.post(url(emu, "music/create-compose"), json={"prompt_1": "jazz"}, timeout=10).json()
+    song_id = compose["jobs"][0]["id"]
+    audio = session.get(
+        url(emu, "music/download"), params={"id": song_id, "download_format": download_format}, timeout=10
+    )
+
+    assert audio.status_code == 200 and sniff_kind(audio.content[:16]) == kind
+    assert abs(len(audio.content) - 300_000) < 1024
+    if kind == "wav":
+        with wave.open(io.BytesIO(audio.content)) as track:
+            assert track.getnframes() * track.getsampwidth() == len(audio.content) - 44
+    assert emu.downloads == [{"song_id": song_id, "format": download_format, "bytes": len(audio.content)}]
 
 
 def test_song_title_and_unknown_song(start: Factory) -> None:
@@ -607,409 +539,3 @@ def test_unknown_paths_and_methods(start: Factory) -> None:
     assert unknown.status_code == 404 and unknown.json()["code"] == 404
     assert outside.status_code == 404 and outside.headers["Content-Type"] == "application/json"
     assert wrong_method.status_code == 405
-
-
-# Big and chunked bodies, connections, concurrency -----------------------------------------------------
-
-
-def test_chunked_upload_is_recorded_with_the_right_hash_and_keeps_the_connection(start: Factory) -> None:
-    emu = start()
-    pieces = [os.urandom(size) for size in (1, 70_000, 3, 1_200_000, 517)]
-    connection = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=10)
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "audio/x-m4a"}
-    try:
-        connection.request(
-            "POST", "/v1/riffusion/music/upload-audio/?file_name=chunky", body=iter(pieces), headers=headers
-        )
-        first = connection.getresponse()
-        first_body = json.loads(first.read())
-        connection.request("GET", "/v1/riffusion/accounts", headers=headers)
-        second = connection.getresponse()
-        second.read()
-    finally:
-        connection.close()
-
-    assert first.status == 200, first_body
-    assert second.status == 200
-    [record] = emu.uploads
-    assert record.chunked is True
-    assert record.bytes == sum(len(piece) for piece in pieces)
-    assert record.sha256 == hashlib.sha256(b"".join(pieces)).hexdigest()
-    assert emu.connections == 1
-
-
-def test_20_mb_upload_is_streamed_and_recorded(start: Factory, tmp_path: Path) -> None:
-    emu = start()
-    path = tmp_path / "big.mp3"
-    digest = hashlib.sha256()
-    with path.open("wb") as out:
-        for index in range(20):
-            block = bytes([index]) * 1024 * 1024
-            digest.update(block)
-            out.write(block)
-
-    with path.open("rb") as body:
-        response = upload(client(), emu, body, file_name="big")
-
-    assert response.status_code == 200
-    [record] = emu.uploads
-    assert record.bytes == 20 * 1024 * 1024
-    assert record.sha256 == digest.hexdigest()
-    assert record.chunked is False
-
-
-def test_a_refused_big_upload_leaves_the_connection_usable(start: Factory) -> None:
-    emu = start()
-    session = client()
-
-    refused = upload(session, emu, b"\0" * (3 * 1024 * 1024), content_type="text/plain")
-    accepted = upload(session, emu, b"fine")
-
-    assert refused.status_code == 400
-    assert accepted.status_code == 200
-    assert emu.connections == 1
-    assert [record.bytes for record in emu.uploads] == [4]
-
-
-def test_one_session_is_one_connection(start: Factory) -> None:
-    emu = start()
-    session = client()
-
-    statuses = [session.get(url(emu, "accounts"), timeout=10).status_code for _ in range(10)]
-    client().get(url(emu, "accounts"), timeout=10)
-
-    assert statuses == [200] * 10
-    assert emu.connections == 2
-
-
-def test_concurrent_uploads_are_all_recorded(start: Factory) -> None:
-    emu = start()
-    results: list[int] = []
-
-    def send(index: int) -> None:
-        results.append(upload(client(), emu, bytes([index]) * 300_000, file_name=f"take {index}").status_code)
-
-    threads = [threading.Thread(target=send, args=(index,)) for index in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-
-    assert results == [200] * 8
-    assert sorted(record.file_name for record in emu.uploads) == sorted(f"take {index}" for index in range(8))
-    assert emu.connections == 8
-
-
-# Faults -----------------------------------------------------------------------------------------------
-
-
-def test_status_fault_with_retry_after_then_normal_answers(start: Factory) -> None:
-    emu = start()
-    session = client()
-    emu.inject(
-        Fault(
-            method="POST", path="music/upload-audio/", kind="status", status=429, headers={"Retry-After": "1"}, times=2
-        )
-    )
-
-    answers = [upload(session, emu) for _ in range(3)]
-
-    assert [answer.status_code for answer in answers] == [429, 429, 200]
-    assert answers[0].headers["Retry-After"] == "1"
-    assert answers[0].json() == {"error": "Injected fault: Too Many Requests", "code": 429}
-    assert len(emu.uploads) == 1, "a refused upload records nothing"
-    assert [entry["status"] for entry in emu.requests] == [429, 429, 200]
-
-
-def test_status_fault_bodies(start: Factory) -> None:
-    emu = start()
-    session = client()
-    emu.inject(Fault(method="GET", path="accounts", status=596))
-    emu.inject(Fault(method="GET", path="accounts", status=412, body={"error": "out of credits", "code": 412}))
-
-    account_error = session.get(url(emu, "accounts"), timeout=10)
-    credits = session.get(url(emu, "accounts"), timeout=10)
-
-    assert account_error.status_code == 596
-    assert "code" not in account_error.json() and "POST accounts" in account_error.json()["error"]
-    assert credits.json() == {"error": "out of credits", "code": 412}
-
-
-def test_faults_match_method_and_path_only(start: Factory) -> None:
-    emu = start()
-    session = client()
-    emu.inject(Fault(method="GET", path="music", status=503))
-
-    other_path = session.get(url(emu, "accounts"), timeout=10)
-    other_method = compose(session, emu, prompt_1="x")
-    matching = session.get(url(emu, "music"), params={"id": "x"}, timeout=10)
-    used_up = session.get(url(emu, "music"), params={"id": "x"}, timeout=10)
-
-    assert (other_path.status_code, other_method.status_code) == (200, 200)
-    assert matching.status_code == 503
-    assert used_up.status_code == 200
-
-
-def test_html_fault(start: Factory) -> None:
-    emu = start()
-    emu.inject(Fault(method="POST", path="music/create-compose", kind="html"))
-
-    response = compose(client(), emu, prompt_1="x")
-
-    assert response.status_code == 502
-    assert response.headers["Content-Type"].startswith("text/html")
-    assert response.text.lstrip().startswith("<html>")
-
-
-def test_malformed_and_missing_field_faults(start: Factory) -> None:
-    emu = start()
-    session = client()
-    emu.inject(Fault(method="GET", path="music", kind="malformed"))
-    emu.inject(Fault(method="POST", path=UPLOAD, kind="missing_field"))
-
-    malformed = session.get(url(emu, "music"), params={"id": "x"}, timeout=10)
-    missing = upload(session, emu)
-
-    assert malformed.status_code == 200
-    assert malformed.headers["Content-Type"] == "application/json"
-    with pytest.raises(ValueError):
-        json.loads(malformed.text)
-    assert (missing.status_code, missing.json()) == (200, {})
-    assert emu.uploads == []
-
-
-def test_hang_fault_times_out_the_client_and_stop_releases_it(start: Factory) -> None:
-    emu = start()
-    emu.inject(Fault(method="GET", path="accounts", kind="hang", seconds=30))
-
-    with pytest.raises(requests.exceptions.ReadTimeout):
-        client().get(url(emu, "accounts"), timeout=0.3)
-
-    assert [entry["status"] for entry in emu.requests] == [0]
-    began = time.monotonic()
-    emu.stop()
-    assert time.monotonic() - began < 2
-
-
-def test_hang_fault_closes_without_an_answer(start: Factory) -> None:
-    emu = start()
-    emu.inject(Fault(method="GET", path="music", kind="hang", seconds=0.2))
-    began = time.monotonic()
-
-    with pytest.raises(requests.exceptions.ConnectionError):
-        client().get(url(emu, "music"), params={"id": "x"}, timeout=5)
-
-    assert time.monotonic() - began >= 0.2
-    assert client().get(url(emu, "music"), params={"id": "x"}, timeout=5).status_code == 200
-
-
-def test_drop_fault_mid_upload_records_nothing(start: Factory) -> None:
-    emu = start()
-    session = client()
-    emu.inject(Fault(method="POST", path=UPLOAD, kind="drop"))
-    body = os.urandom(4 * 1024 * 1024)
-
-    with pytest.raises(requests.exceptions.ConnectionError):
-        upload(session, emu, body)
-
-    assert emu.uploads == []
-    retried = upload(client(), emu, body)
-    assert retried.status_code == 200
-    [record] = emu.uploads
-    assert record.sha256 == hashlib.sha256(body).hexdigest()
-    assert [entry["status"] for entry in emu.requests] == [0, 200]
-
-
-def test_drop_fault_on_a_get(start: Factory) -> None:
-    emu = start()
-    emu.inject(Fault(method="GET", path="accounts", kind="drop"))
-
-    with pytest.raises(requests.exceptions.ConnectionError):
-        client().get(url(emu, "accounts"), timeout=5)
-
-    assert client().get(url(emu, "accounts"), timeout=5).status_code == 200
-
-
-def test_fault_validation() -> None:
-    with pytest.raises(ValueError, match="kind"):
-        Fault(method="GET", path="music", kind="explode")
-    with pytest.raises(ValueError, match="method"):
-        Fault(method="PUT", path="music")
-    with pytest.raises(ValueError, match="times"):
-        Fault(method="GET", path="music", times=0)
-    assert Fault(method="get", path="/music/").to_dict()["path"] == "music"
-
-
-def test_reset_forgets_everything_but_settings(start: Factory) -> None:
-    emu = start()
-    session = client()
-    upload(session, emu)
-    emu.upload_final_status = "completed"
-    emu.inject(Fault(method="GET", path="accounts", status=500))
-
-    emu.reset()
-
-    assert (emu.uploads, emu.requests, emu.connections) == ([], [], 0)
-    assert session.get(url(emu, "accounts"), timeout=10).status_code == 200
-    assert emu.upload_final_status == "completed"
-
-
-# Control endpoints (for tests in other processes) ----------------------------------------------------
-
-
-def test_control_endpoints(start: Factory) -> None:
-    emu = start(pending_polls=5)
-    control = f"http://127.0.0.1:{emu.port}/_emulator"
-    session = client()
-    upload_id = upload(session, emu, b"abc", file_name="ctl").json()["id"]
-
-    uploads = requests.get(f"{control}/uploads", timeout=10).json()
-    settings = requests.post(
-        f"{control}/settings", json={"pending_polls": 0, "upload_final_status": "completed"}, timeout=10
-    )
-    status = status_of(session, emu, upload_id)
-    injected = requests.post(
-        f"{control}/faults",
-        json={"method": "GET", "path": "accounts", "status": 429, "headers": {"Retry-After": "2"}},
-        timeout=10,
-    )
-    faulted = session.get(url(emu, "accounts"), timeout=10)
-    logged = requests.get(f"{control}/requests", timeout=10).json()
-    stats = requests.get(f"{control}/stats", timeout=10).json()
-
-    assert uploads == [emu.uploads[0].to_dict()] and uploads[0]["file_name"] == "ctl"
-    assert uploads[0]["sha256"] == hashlib.sha256(b"abc").hexdigest()
-    assert settings.status_code == 200 and settings.json()["pending_polls"] == 0
-    assert status["status"] == "completed"
-    assert injected.status_code == 200
-    assert (faulted.status_code, faulted.headers["Retry-After"]) == (429, "2")
-    assert [(entry["method"], entry["status"]) for entry in logged] == [("POST", 200), ("GET", 200), ("GET", 429)]
-    assert logged[0]["query"] == {"file_name": "ctl"}
-    assert stats == {"connections": 1, "requests": 3}, "control requests are not counted"
-
-    account_error = requests.post(f"{control}/settings", json={"account_error": True}, timeout=10)
-    assert account_error.status_code == 200 and emu.account_error is True
-    assert requests.post(f"{control}/reset", timeout=10).status_code == 200
-    assert emu.uploads == [] and emu.requests == []
-
-
-@pytest.mark.parametrize(
-    ("endpoint", "body"),
-    [
-        ("faults", {"method": "GET", "path": "music", "kind": "explode"}),
-        ("faults", {"method": "GET"}),
-        ("faults", {"method": "GET", "path": "music", "colour": "red"}),
-        ("settings", {"pending_polls": -1}),
-        ("settings", {"flag_uploads": "yes"}),
-        ("settings", {"volume": 11}),
-    ],
-)
-def test_control_endpoints_refuse_bad_input(start: Factory, endpoint: str, body: dict[str, Any]) -> None:
-    emu = start()
-
-    response = requests.post(f"http://127.0.0.1:{emu.port}/_emulator/{endpoint}", json=body, timeout=10)
-
-    assert response.status_code == 400
-    assert emu.pending_polls == 1 and emu.flag_uploads is False
-
-
-# Lifecycle, secrets, packaging ------------------------------------------------------------------------
-
-
-def test_stop_closes_keep_alive_connections_promptly(start: Factory) -> None:
-    emu = start()
-    session = client()
-    assert session.get(url(emu, "accounts"), timeout=10).status_code == 200
-    base = emu.base_url
-
-    began = time.monotonic()
-    emu.stop()
-    emu.stop()  # idempotent
-
-    assert time.monotonic() - began < 1
-    with pytest.raises(requests.exceptions.ConnectionError):
-        session.get(f"{base}/accounts", timeout=2)
-    with pytest.raises(RuntimeError):
-        _ = emu.base_url
-
-
-def test_the_token_never_shows(start: Factory) -> None:
-    emu = start()
-    client().get(url(emu, "accounts"), timeout=10)
-    client("wrong").get(url(emu, "accounts"), timeout=10)
-
-    assert TOKEN not in repr(emu)
-    assert TOKEN not in json.dumps(emu.requests)
-    assert [entry["status"] for entry in emu.requests] == [200, 401]
-
-
-def test_constructor_validates_its_arguments() -> None:
-    with pytest.raises(ValueError, match="revision"):
-        RiffusionEmulator(revision="2024-01-01")
-    with pytest.raises(ValueError, match="compose_shape"):
-        RiffusionEmulator(compose_shape="songs")
-    with pytest.raises(ValueError, match="pending_polls"):
-        RiffusionEmulator(pending_polls=-1)
-
-
-def test_importing_the_testing_package_does_not_load_werkzeug() -> None:
-    code = "import sys, airflow_provider_riffusion.testing; print('werkzeug' in sys.modules)"
-
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-
-    assert result.stdout.strip() == "False"
-
-
-def test_cli_serves_until_sigterm_without_printing_the_token(tmp_path: Path) -> None:
-    ready = tmp_path / "ready"
-    secret = "cli-SECRET-token-42"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_riffusion.testing",
-            "--port",
-            "0",
-            "--revision",
-            "2025-02-17",
-            "--user-id",
-            "alice",
-            "--ready-file",
-            str(ready),
-        ],
-        env={**os.environ, "RIFFUSION_EMULATOR_TOKEN": secret},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_for(lambda: ready.exists() or process.poll() is not None, timeout=30)
-        base_url = ready.read_text().strip()
-        accounts = client(secret).get(f"{base_url}/accounts", timeout=10)
-        job = upload(client(secret), AtUrl(base_url), b"abc").json()
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-    assert process.returncode == 0
-    assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1/riffusion")
-    assert accounts.status_code == 200 and list(accounts.json()) == ["alice"]
-    assert set(job) == {"job_id"}, "revision 2025-02-17 was selected"
-    assert f"Riffusion emulator listening on {base_url} (revision 2025-02-17" in output
-    assert secret not in output
-
-
-def test_pytest_plugin_fixtures(riffusion_connection: RiffusionEmulator) -> None:
-    connection = json.loads(os.environ["AIRFLOW_CONN_RIFFUSION_DEFAULT"])
-
-    assert connection == {
-        "conn_type": "riffusion",
-        "password": riffusion_connection.token,
-        "host": riffusion_connection.base_url,
-    }
-    assert riffusion_connection.revision == "2025-02-25"
-    response = client(connection["password"]).get(f"{connection['host']}/accounts", timeout=10)
-    assert response.status_code == 200
