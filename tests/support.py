@@ -43,10 +43,13 @@ def write_wav(path: Path, seconds: float = 0.5, rate: int = 8000) -> Path:
 
 
 class RecordingTI:
-    """Stands in for the task instance's XCom push; everything else is real."""
+    """Stands in for the task instance's XCom push (and the attributes ResumableJobMixin reads); everything
+    else is real. A task run this way has no task state store: each call submits afresh."""
 
-    def __init__(self) -> None:
+    def __init__(self, try_number: int = 1) -> None:
         self.pushed: dict[str, Any] = {}
+        self.try_number = try_number
+        self.stats_tags: dict[str, str] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
@@ -62,3 +65,19 @@ def pushed(context: Context) -> dict[str, Any]:
 def task_context(ti: Any = None) -> Context:
     """The part of a task's context the operators read (only ``ti``, for XCom pushes), typed as the whole."""
     return cast("Context", {"ti": ti})
+
+
+def one_event(trigger: Any, limit: float = 30) -> dict[str, Any]:
+    """The trigger's one event, from a copy re-created from its serialized form (as the triggerer does)."""
+    import asyncio
+
+    classpath, kwargs = trigger.serialize()
+    module, name = classpath.rsplit(".", 1)
+    rebuilt = getattr(__import__(module, fromlist=[name]), name)(**kwargs)
+
+    async def collect() -> list[dict[str, Any]]:
+        return [event.payload async for event in rebuilt.run()]
+
+    events = asyncio.run(asyncio.wait_for(collect(), limit))
+    assert len(events) == 1, f"a trigger must yield exactly one event, got {events}"
+    return events[0]

@@ -252,10 +252,10 @@ def over_50_mb(tmp_path: Path) -> Path:
 def test_file_over_50_mb_warns_and_is_uploaded(
     emu: RiffusionEmulator, over_50_mb: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="airflow_provider_riffusion.audio"):
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_riffusion.sources.kinds"):
         result = RiffusionHook().upload_audio(over_50_mb)
 
-    warnings = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_riffusion.audio"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_riffusion.sources.kinds"]
     assert len(warnings) == 1 and "recommends uploads under 50 MB" in warnings[0]
     [record] = emu.uploads
     assert record.bytes == result["bytes"] == 51 * 1024 * 1024

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_riffusion import exceptions as exc
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
@@ -280,7 +281,9 @@ ROWS: tuple[Row, ...] = (
         {"kind": "hang", "seconds": 3.0},
         upload=Ok(2, note="resent whole (the body never fully left)"),
         status=(Ok(2), Ok(), Ok()),
-        compose=Fails(exc.RiffusionNetworkError, r"did not answer the compose request within 0\.5 s", 1),
+        compose=Fails(
+            exc.RiffusionUnconfirmedError, r"did not answer the compose request within 0\.5 s.*Songs may have been", 1
+        ),
         songs=(Ok(2), Ok(), Ok()),
         extra={"timeout": 0.5},
     ),
@@ -290,7 +293,9 @@ ROWS: tuple[Row, ...] = (
         {"kind": "drop"},
         upload=Ok(2, note="resent whole"),
         status=(Ok(2), Ok(), Ok()),
-        compose=Fails(exc.RiffusionNetworkError, r"Lost the connection to .* during the compose request", 1),
+        compose=Fails(
+            exc.RiffusionUnconfirmedError, r"Lost the connection to .* during the compose request.*Songs may have", 1
+        ),
         songs=(Ok(2), Ok(), Ok()),
     ),
 )
@@ -530,9 +535,16 @@ def test_cell(
 def test_every_cell_has_an_expectation() -> None:
     for matrix_row in ROWS:
         assert set(matrix_row.expect) == set(COLUMNS), matrix_row.id
-        assert Fault(method="GET", path="music", **matrix_row.fault).kind
+        fault = Fault(method="GET", path="music", **matrix_row.fault)  # a row the emulator accepts
+        assert fault.kind == matrix_row.fault.get("kind", "status"), matrix_row.id
     table = markdown_table().splitlines()
     assert all(any(line.startswith(f"| {r.label} |") for line in table) for r in ROWS)
+
+
+def test_the_readme_fault_table_is_the_matrix_s_own() -> None:
+    """README.md shows exactly the table these cells assert (regenerate: ``python -m tests.test_fault_matrix``)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert markdown_table() in readme
 
 
 # -- beside the matrix: the upload's other half of the hang/drop rows, and a known gap ----------
@@ -542,50 +554,69 @@ def test_every_cell_has_an_expectation() -> None:
 def test_upload_whose_body_fully_left_is_not_repeated(
     kind: str, small_source: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A small body is sent whole before the server stalls or cuts: it may have landed, so no retry."""
+    """A small body is sent whole before the server stalls or cuts: it may have landed, so neither the
+    hook nor Airflow's task retries may repeat it (the fatal "unconfirmed", not a network error)."""
     from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 
     with RiffusionEmulator(token=TOKEN) as emu:
         monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url, timeout=0.5))
         emu.inject(Fault(method="POST", path="music/upload-audio", kind=kind, seconds=3.0))
 
-        with pytest.raises(exc.RiffusionNetworkError) as raised:
+        with pytest.raises(exc.RiffusionUnconfirmedError) as raised:
             RiffusionHook().upload_audio(small_source)
         posts = requests_to(emu, 0, TARGETS[UPLOAD])
 
     assert posts == 1
-    assert not raised.value.connect_failed and raised.value.body_sent
+    assert isinstance(raised.value, AirflowFailException)  # Airflow's task retries do not re-upload
     message = str(raised.value)
     assert "did not answer the upload" in message if kind == "hang" else "Lost the connection" in message
+    assert "The track may have been stored" in message
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("deferrable", [False, True])
 def test_upload_operator_first_status_poll_rides_out_a_blip(
-    deferrable: bool, small_source: Path, monkeypatch: pytest.MonkeyPatch
+    small_source: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow.providers.common.compat.sdk import TaskDeferred
-
+    """Sync: a bad first answer is a blip; the wait goes on to the upload's completion, with one upload."""
     from airflow_provider_riffusion.operators.riffusion import UploadAudioOperator
 
     with RiffusionEmulator(token=TOKEN, pending_polls=1) as emu:
         monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url))
         emu.inject(Fault(method="GET", path="music/upload-audio", kind="malformed"))
         operator = UploadAudioOperator(
-            task_id="upload",
-            source=str(small_source),
-            wait_for_completion=True,
-            deferrable=deferrable,
-            poll_interval=0.01,
+            task_id="upload", source=str(small_source), wait_for_completion=True, deferrable=False, poll_interval=0.01
         )
-        try:
-            result = operator.execute(task_context(RecordingTI()))
-        except TaskDeferred:
-            result = {"status": "deferred"}
+        result = operator.execute(task_context(RecordingTI()))
         uploads = emu.uploads
 
     assert len(uploads) == 1
-    assert result["status"] in ("complete", "deferred")
+    assert result["status"] == "complete" and result["job_id"] == uploads[0].job_id
+
+
+def test_deferrable_upload_operator_defers_past_a_blip_on_its_first_check(
+    small_source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deferrable: a bad answer to the check before deferring defers the wait, never fails the task (whose
+    retry would upload again); the trigger then finishes it."""
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    from airflow_provider_riffusion.operators.riffusion import UploadAudioOperator
+
+    with RiffusionEmulator(token=TOKEN, pending_polls=0) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url))
+        emu.inject(Fault(method="GET", path="music/upload-audio", kind="malformed"))
+        operator = UploadAudioOperator(
+            task_id="upload", source=str(small_source), wait_for_completion=True, deferrable=True, poll_interval=0.01
+        )
+        context = task_context(RecordingTI())
+        with pytest.raises(TaskDeferred) as deferred:
+            operator.execute(context)
+        event = run_trigger(deferred.value.trigger)
+        result = operator.execute_complete(context, event=event, **(deferred.value.kwargs or {}))
+        uploads = emu.uploads
+
+    assert len(uploads) == 1
+    assert result["status"] == "complete" and result["job_id"] == uploads[0].job_id
 
 
 README_COLUMNS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from airflow_provider_riffusion import async_client
+from airflow_provider_riffusion.client import async_transport
 from airflow_provider_riffusion.exceptions import RiffusionConnectionConfigError
 from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 from airflow_provider_riffusion.testing import RiffusionEmulator
@@ -88,13 +88,13 @@ def https_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Https
     server_context.load_cert_chain(server_pem, key_pem)
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    async_client._shared_ssl_context.cache_clear()  # one context per process: made again for this test
+    async_transport.shared_ssl_context.cache_clear()  # one context per process: made again for this test
     try:
         with RiffusionEmulator(token=TOKEN, ssl_context=server_context) as emulator:
             monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emulator.base_url))
             yield HttpsApi(emulator, ca_pem)
     finally:
-        async_client._shared_ssl_context.cache_clear()
+        async_transport.shared_ssl_context.cache_clear()
 
 
 def _wait(job_id: str) -> dict[str, Any]:

@@ -134,3 +134,50 @@ def test_songs_trigger_waits_for_every_song(connection: RiffusionEmulator) -> No
 def test_malformed_events_are_refused(event: Any) -> None:
     with pytest.raises(exc.RiffusionError, match="event"):
         result_from_event(event, expected="result")
+
+
+def test_a_trigger_reads_its_connection_without_blocking_the_event_loop(
+    connection: RiffusionEmulator, uploaded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``conn.extra_dejson`` masks secrets with a blocking round trip to the supervisor (DeadlockImminentError on
+    Airflow 3's triggerer): a trigger must read the extras through the async helpers, never on the loop."""
+    import threading
+
+    from airflow.providers.common.compat.sdk import Connection
+
+    read_on_loop: list[str] = []
+    original = Connection.extra_dejson
+
+    def guarded(self: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            read_on_loop.append(threading.current_thread().name)
+        except RuntimeError:
+            pass
+        return original.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Connection, "extra_dejson", property(guarded))
+    [event] = run_trigger(
+        UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01, deadline=time.time() + 30)
+    )
+
+    assert event["status"] == "success"
+    assert read_on_loop == []
+
+
+def test_a_trigger_runs_no_slow_callback_on_the_event_loop(
+    connection: RiffusionEmulator, uploaded: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """asyncio's debug mode names every step that held the loop longer than the triggerer's own 0.2 s warning
+    threshold; loading the CA bundle, the proxy settings and aiohttp itself happen off the loop."""
+
+    async def run_with_slow_callback_watch() -> list[dict[str, Any]]:
+        asyncio.get_running_loop().slow_callback_duration = 0.2
+        trigger = UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01, deadline=time.time() + 30)
+        return [event.payload async for event in trigger.run()]
+
+    with caplog.at_level("WARNING", logger="asyncio"):
+        [event] = asyncio.run(run_with_slow_callback_watch(), debug=True)
+
+    assert event["status"] == "success"
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio" and "took" in r.getMessage()] == []
