@@ -103,3 +103,41 @@ def checked_int(name: str, value: Any, bounds: tuple[int, int]) -> int:
     if not low <= value <= high:
         raise RiffusionInputError(f"{name}={value} is out of range: use an integer from {low} to {high}.")
     return value
+
+
+def build_lyrics_payload(prompt: Any, lyrics: Any = None, user_id: str | None = None) -> dict[str, Any]:
+    """The JSON body for POST music/generate-lyrics: ``prompt``, and ``lyrics`` to rework."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise RiffusionInputError("prompt is required: describe what the lyrics are about.")
+    payload: dict[str, Any] = {"prompt": prompt}
+    for name, value in (("lyrics", lyrics), ("user_id", user_id)):
+        if value is not None:
+            if not isinstance(value, str):
+                raise RiffusionInputError(f"{name} must be a string, got {type(value).__name__}.")
+            payload[name] = value
+    return payload
+
+
+def build_prompt_payload(
+    prompt: Any,
+    instrumental: bool | None = None,
+    user_id: str | None = None,
+    *,
+    reply_url: str | None = None,
+    reply_ref: str | None = None,
+    max_jobs: Any = None,
+) -> dict[str, Any]:
+    """The JSON body for POST music/create-prompt: one prompt, songs with or without vocals."""
+    payload = build_lyrics_payload(prompt, None, user_id)
+    if instrumental is not None:
+        if not isinstance(instrumental, bool):
+            raise RiffusionInputError(f"instrumental must be True or False, got {instrumental!r}.")
+        payload["instrumental"] = instrumental
+    for name, value in (("reply_url", reply_url), ("reply_ref", reply_ref)):
+        if value is not None:
+            if not isinstance(value, str) or len(value) > MAX_REPLY_LENGTH:
+                raise RiffusionInputError(f"{name} must be a string of at most {MAX_REPLY_LENGTH} characters.")
+            payload[_API_NAMES[name]] = value
+    if max_jobs is not None:
+        payload["maxJobs"] = checked_int("max_jobs", max_jobs, MAX_JOBS_RANGE)
+    return payload

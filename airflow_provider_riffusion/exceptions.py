@@ -36,6 +36,10 @@ class RiffusionSourceError(RiffusionInputError):
     """The upload's source cannot be read: missing, forbidden, refused by its remote (HTTP 4xx)."""
 
 
+class RiffusionDestinationError(RiffusionInputError):
+    """A song cannot be stored at its destination: a missing filesystem, refused permissions, a failed write."""
+
+
 class RiffusionConnectionConfigError(RiffusionFatalError):
     """The Airflow connection is missing or malformed (no token, bad base URL...)."""
 
@@ -145,5 +149,14 @@ class RiffusionUnconfirmedError(RiffusionResponseError, RiffusionFatalError):
     """A create call (upload, compose) got a 2xx without a usable job id: the API may have acted, so no retry."""
 
 
-class RiffusionWaitTimeoutError(RiffusionFatalError):
-    """A wait for an upload or a song passed its deadline."""
+class RiffusionWaitTimeoutError(RiffusionError):
+    """A wait for an upload or a song passed its deadline.
+
+    Raised as such when a retry of the task reattaches to the job (durable, Airflow 3.3+): Airflow
+    may retry, and the retry waits again without submitting. Otherwise it is the fatal
+    :class:`RiffusionFinalWaitTimeoutError`.
+    """
+
+
+class RiffusionFinalWaitTimeoutError(RiffusionWaitTimeoutError, RiffusionFatalError):
+    """A wait passed its deadline, and a retry would submit (and pay for) the job again: no retry."""

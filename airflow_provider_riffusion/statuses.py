@@ -85,3 +85,13 @@ def songs_progress(words: Iterable[Any]) -> Progress:
     if each and all(progress is Progress.READY for progress in each):
         return Progress.READY
     return Progress.PENDING
+
+
+def worst(progresses: Iterable[Progress]) -> Progress:
+    """Several jobs as one: failed if any failed, pending while any is, else ready."""
+    each = list(progresses)
+    if Progress.FAILED in each:
+        return Progress.FAILED
+    if Progress.PENDING in each or not each:
+        return Progress.PENDING
+    return Progress.READY

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install everything, then run the example DAG end to end in a real Airflow against the emulator.
+# Install everything, then run the example DAG end to end in a real Airflow against the emulator,
+# and show the songs it stored on disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec "${RIFFUSION_VENV:-.venv}/bin/python" scripts/run_demo.py "$@"
+"${RIFFUSION_VENV:-.venv}/bin/python" scripts/run_demo.py "$@"
+ls -l artifacts/demo-songs

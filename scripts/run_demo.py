@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,8 +53,26 @@ def start_emulator(workdir: Path, token: str) -> tuple[subprocess.Popen[bytes], 
     raise SystemExit(f"demo failed: the emulator did not start (see {workdir / 'emulator.log'})")
 
 
+SONGS = ROOT / "artifacts" / "demo-songs"
+"""Where the demo's songs land (kept: the demo ends by listing them)."""
+
+
 def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="riffusion-demo-"))
+    try:
+        succeeded = run(workdir)
+    except BaseException:
+        print(f"demo failed; its files are kept in {workdir}")
+        raise
+    if succeeded:
+        shutil.rmtree(workdir, ignore_errors=True)  # the throwaway Airflow home, the emulator's log
+        return 0
+    print(f"demo failed; its files are kept in {workdir}")
+    return 1
+
+
+def run(workdir: Path) -> bool:
+    shutil.rmtree(SONGS, ignore_errors=True)  # this demo's songs only
     token = f"demo-{secrets.token_hex(8)}"
     emulator, base_url = start_emulator(workdir, token)
     try:
@@ -67,6 +86,7 @@ def main() -> int:
                     {"conn_type": "riffusion", "password": token, "host": base_url}
                 ),
                 "RIFFUSION_EXAMPLE_POLL_SECONDS": "1",
+                "RIFFUSION_EXAMPLE_SONGS": str(SONGS),
             },
         )
     finally:
@@ -76,14 +96,19 @@ def main() -> int:
     if not run.succeeded:
         failed = [task for task, state in run.task_states().items() if state not in ("success", None)]
         print(f"demo failed: DAG run {run.state()}, tasks {failed}; log: {workdir / 'airflow-dags-test.log'}")
-        return 1
+        return False
     upload, status, compose = run.xcom("upload_track"), run.xcom("wait_for_upload"), run.xcom("compose")
     print(f"upload job_id:     {upload['job_id']} ({upload['bytes']} bytes, sha256 {upload['sha256'][:12]}...)")
     print(f"transcribed lyrics: {status['lyrics']!r}")
+    print(f"written lyrics:    {run.xcom('write_lyrics')['lyrics'].splitlines()[:2]}")
     for song in compose["songs"]:
         print(f"song: {song['title']!r} [{song['status']}] {song['download_url']}")
+    print(f"songs stored in {SONGS}:")
+    for file in run.xcom("store_songs")["files"]:
+        path = Path(file["path"])
+        print(f"  {path.name}  {path.stat().st_size} bytes on disk  sha256 {file['sha256']}")
     print("demo succeeded")
-    return 0
+    return True
 
 
 if __name__ == "__main__":

@@ -48,6 +48,24 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "dag-processor": ("dag-processor",),
     "triggerer": ("triggerer", "--skip-serve-logs"),
     "api-server": ("api-server", "--host", "127.0.0.1", "--port", "{api_port}"),
+    # Celery workers (tests/test_celery.py): each its own pid file and queue; no log server (the api-server
+    # reads the logs folder), so no fixed port either.
+    **{
+        f"celery-worker-{name}": (
+            "celery",
+            "worker",
+            "--celery-hostname",
+            f"{name}@localhost",
+            "--concurrency",
+            "1",
+            "--pid",
+            f"{{home}}/worker-{name}.pid",
+            "--skip-serve-logs",
+            "--queues",
+            f"{{queues_{name}}}",
+        )
+        for name in ("a", "b")
+    },
 }
 HEALTH_KEYS = {
     "scheduler": "scheduler",
@@ -184,11 +202,18 @@ class AirflowCluster:
         root: Path,
         dag_files: list[Path],
         env: dict[str, str] | None = None,
-        components: Sequence[str] = tuple(COMPONENTS),
+        components: Sequence[str] = ("scheduler", "dag-processor", "triggerer", "api-server"),
+        *,
+        component_env: dict[str, dict[str, str]] | None = None,
+        arguments: dict[str, str] | None = None,
     ) -> None:
         unknown = set(components) - set(COMPONENTS)
         assert not unknown, f"unknown components {sorted(unknown)}; choose from {list(COMPONENTS)}"
         self.wanted = [name for name in COMPONENTS if name in components or name == "api-server"]
+        self.component_env = component_env or {}
+        """Environment of single components on top of ``env`` (a worker's own name, its own temp dir)."""
+        self.arguments = arguments or {}
+        """Values for the placeholders of ``COMPONENTS`` beyond the port and the home (a worker's queues)."""
         self.root = root
         self.home = root / "airflow-home"
         self.dags_folder = root / "dags"
@@ -256,10 +281,11 @@ class AirflowCluster:
         self._outputs += 1
         output_path = self.output_dir / f"{self._outputs:02d}-{name}.log"
         output = output_path.open("wb")
-        argv = [self.airflow, *(arg.format(api_port=self.api_port) for arg in COMPONENTS[name])]
+        fields = {"api_port": self.api_port, "home": self.home, **self.arguments}
+        argv = [self.airflow, *(arg.format(**fields) for arg in COMPONENTS[name])]
         process = subprocess.Popen(
             argv,
-            env=self.env,
+            env={**self.env, **self.component_env.get(name, {})},
             cwd=self.root,
             stdin=subprocess.DEVNULL,
             stdout=output,
@@ -310,7 +336,11 @@ class AirflowCluster:
 
     def is_healthy(self) -> bool:
         health = self.health() or {}
-        return all((health.get(HEALTH_KEYS[name]) or {}).get("status") == "healthy" for name in self.wanted)
+        reported = [name for name in self.wanted if name in HEALTH_KEYS]
+        workers = [self.components[name] for name in self.wanted if name not in HEALTH_KEYS]
+        return all((health.get(HEALTH_KEYS[name]) or {}).get("status") == "healthy" for name in reported) and all(
+            " ready." in worker.output_path.read_text(errors="replace") for worker in workers
+        )
 
     def get_json(self, path: str) -> Any:
         """GET ``path`` from the api-server (public endpoints, or any with the simple auth manager's all-admins)."""

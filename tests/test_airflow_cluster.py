@@ -21,6 +21,8 @@ half on 2 cores; ``-s`` shows the wall times).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import urllib.request
 import uuid
@@ -33,7 +35,7 @@ import pytest
 
 from airflow_provider_riffusion.testing import RiffusionEmulator
 from tests.airflow_cluster import AirflowCluster, poll
-from tests.support import TOKEN
+from tests.support import TOKEN, write_wav
 
 if int(version("apache-airflow").split(".")[0]) < 3:
     pytest.skip("the scheduler/dag-processor/triggerer/api-server split needs Airflow 3", allow_module_level=True)
@@ -41,10 +43,14 @@ if int(version("apache-airflow").split(".")[0]) < 3:
 pytestmark = pytest.mark.airflow_cluster
 
 DAG_ID = "riffusion_upload_compose"
+FOLLOWER_DAG_ID = "riffusion_on_new_songs"
 EXAMPLE_DAG = Path(__file__).resolve().parent.parent / "example_dags" / "riffusion_upload_compose.py"
+FOLLOWER_DAG = EXAMPLE_DAG.with_name("riffusion_on_new_songs.py")
+CRASH_DAGS = Path(__file__).resolve().parent / "dags" / "riffusion_crash_safety.py"
+CRASH_DAG_IDS = ("riffusion_crash_durable", "riffusion_crash_not_durable", "riffusion_wait_timeout")
 UPLOAD_TRIGGER = "airflow_provider_riffusion.triggers.riffusion.UploadCompletedTrigger"
 SONGS_TRIGGER = "airflow_provider_riffusion.triggers.riffusion.SongsCompletedTrigger"
-TASKS = ("make_demo_track", "upload_track", "wait_for_upload", "compose", "report")
+TASKS = ("make_demo_track", "upload_track", "wait_for_upload", "write_lyrics", "compose", "store_songs", "report")
 WAITS = ("wait_for_upload", "compose")
 
 RUN_TIMEOUT = 90.0
@@ -96,21 +102,27 @@ def cluster(cluster_emulator: RiffusionEmulator, tmp_path_factory: pytest.TempPa
         "host": cluster_emulator.base_url,
         "extra": {"retry_min_delay": 0.1, "retry_max_delay": 1},
     }
+    root = tmp_path_factory.mktemp("airflow-cluster")
     airflow = AirflowCluster(
-        tmp_path_factory.mktemp("airflow-cluster"),
-        [EXAMPLE_DAG],
+        root,
+        [EXAMPLE_DAG, FOLLOWER_DAG, CRASH_DAGS],
         {
             "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "true",
             "RIFFUSION_EXAMPLE_POLL_SECONDS": "1",
             "AIRFLOW_CONN_RIFFUSION_DEFAULT": json.dumps(connection),
+            "RIFFUSION_TEST_AUDIO": str(write_wav(root / "crash take.wav")),
+            "RIFFUSION_EXAMPLE_SONGS": str(root / "songs"),
         },
     )
     try:
         started_in = airflow.start()
         _log(f"migrate + 4 components healthy in {started_in:.1f} s (LocalExecutor, SQLite, {airflow.api_url})")
         began = time.monotonic()
-        airflow.wait_for_dag(DAG_ID)
+        for dag_id in (DAG_ID, FOLLOWER_DAG_ID, *CRASH_DAG_IDS):
+            airflow.wait_for_dag(dag_id)
         airflow.cli("dags", "unpause", DAG_ID)
+        airflow.cli("dags", "unpause", FOLLOWER_DAG_ID)
+        airflow.cli("dags", "unpause", "--treat-dag-id-as-regex", "-y", "^riffusion_(crash|wait)_")
         _log(f"DAG parsed and unpaused in {time.monotonic() - began:.1f} s")
         yield airflow
     finally:
@@ -183,7 +195,13 @@ def _assert_outputs(cluster: AirflowCluster, run_id: str, new_uploads: list[dict
     assert compose["songs"], compose
     assert all(song["status"] == "completed" for song in compose["songs"]), compose["songs"]
     assert all(song["title"] == "Arpeggio Dreams" for song in compose["songs"]), compose["songs"]
-    assert cluster.xcom(DAG_ID, run_id, "report") == {"job_id": upload["job_id"], "songs": len(compose["songs"])}
+    files = cluster.xcom(DAG_ID, run_id, "store_songs")["files"]
+    assert len(files) == len(compose["songs"])
+    assert cluster.xcom(DAG_ID, run_id, "report") == {
+        "job_id": upload["job_id"],
+        "songs": len(compose["songs"]),
+        "files": len(files),
+    }
 
     # The run uploaded exactly once, and the emulator received what the task says it sent.
     assert [record["job_id"] for record in new_uploads] == [upload["job_id"]], new_uploads
@@ -248,6 +266,53 @@ def test_example_dag_runs_deferred_in_the_triggerer(cluster: AirflowCluster, clu
     new_uploads = _uploads(cluster_emulator)[uploads_before:]
     _assert_outputs(cluster, run_id, new_uploads)
     _assert_token_nowhere(cluster)
+    _assert_loop_never_blocked(cluster, run_id)
+    _assert_follower_ran_for_the_songs(cluster, run_id)
+
+
+def _assert_follower_ran_for_the_songs(cluster: AirflowCluster, run_id: str) -> None:
+    """The stored songs were asset events through the alias, and the scheduler started the follower DAG for
+    them: its run (``asset_triggered``) read back each file, and the events' extras are the files' own."""
+    files = {file["song_id"]: file for file in cluster.xcom(DAG_ID, run_id, "store_songs")["files"]}
+
+    def follower_run() -> list[dict[str, Any]] | None:
+        cluster.check_alive()
+        rows = cluster.query(
+            "SELECT run_id, run_type FROM dag_run WHERE dag_id = ? AND state = 'success'", FOLLOWER_DAG_ID
+        )
+        for follower_id, run_type in rows:
+            arrived = cluster.xcom(FOLLOWER_DAG_ID, follower_id, "check_new_songs")
+            if {song["song_id"] for song in arrived} == set(files):
+                assert run_type == "asset_triggered", run_type
+                return list(arrived)
+        return None
+
+    arrived = poll(
+        follower_run,
+        timeout=RUN_TIMEOUT,
+        what="the follower DAG to run for the stored songs",
+        describe=lambda: cluster.diagnostics(FOLLOWER_DAG_ID),
+    )
+    for song in arrived:
+        file = files[song["song_id"]]
+        assert song["uri"] == file["uri"] and song["sha256"] == file["sha256"] and song["bytes"] == file["bytes"]
+        assert song["title"] == "Arpeggio Dreams" and song["format"] == "mp3"
+
+
+def _assert_loop_never_blocked(cluster: AirflowCluster, run_id: str) -> None:
+    """A blocking call to the supervisor from the triggerer's loop (``conn.extra_dejson`` masking the extras'
+    secrets) raises DeadlockImminentError, a BaseException that no trigger could turn into an event.
+
+    The triggerer's own "async thread was blocked" warning is not asserted on: on a loaded 2-core machine it
+    also fires at start-up, before any trigger runs. ``test_triggers.py`` checks the triggers under asyncio's
+    debug mode instead, where a slow step is named.
+    """
+    texts = [path.read_text(errors="replace") for path in cluster.captured_outputs() if "triggerer" in path.name]
+    for task_id in WAITS:
+        texts += [path.read_text(errors="replace") for path in cluster.trigger_logs(DAG_ID, run_id, task_id).values()]
+    assert len(texts) >= 1 + len(WAITS), "the triggerer's output or a trigger log is missing"
+    for text in texts:
+        assert "DeadlockImminentError" not in text, text[-3000:]
 
 
 def test_triggerer_restart_while_deferred_resumes_without_a_second_upload(
@@ -298,3 +363,169 @@ def test_triggerer_restart_while_deferred_resumes_without_a_second_upload(
     new_uploads = _uploads(cluster_emulator)[uploads_before:]
     _assert_outputs(cluster, run_id, new_uploads)
     _assert_token_nowhere(cluster)
+
+
+# -- crash safety: a killed, timed-out or cleared try reattaches instead of paying again ---------
+
+
+def _counts(emulator: RiffusionEmulator) -> dict[str, int]:
+    """Requests the emulator answered, by kind: uploads and composes made, status and song polls."""
+    requests = _control(emulator, "GET", "requests")
+
+    def count(method: str, path: str, status: int | None = None) -> int:
+        return sum(
+            1
+            for r in requests
+            if r["method"] == method
+            and r["path"].removeprefix("/v1/riffusion").strip("/") == path
+            and (status is None or r["status"] == status)
+        )
+
+    return {
+        "uploads": count("POST", "music/upload-audio", 200),
+        "composes": count("POST", "music/create-compose", 200),
+        "status_polls": count("GET", "music/upload-audio"),
+        "song_polls": count("GET", "music"),
+    }
+
+
+def _attempt(cluster: AirflowCluster, dag_id: str, run_id: str, task_id: str) -> tuple[int | None, int, str | None]:
+    """(pid of the task's process, try number, state) of one task instance."""
+    [row] = cluster.query(
+        "SELECT pid, try_number, state FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ?",
+        dag_id,
+        run_id,
+        task_id,
+    )
+    return row[0], row[1], row[2]
+
+
+def _waiting(
+    cluster: AirflowCluster, emulator: RiffusionEmulator, dag_id: str, run_id: str, task_id: str, polls: str, try_: int
+) -> int:
+    """Until try ``try_`` of the task runs and has polled its job; its process id."""
+    since = _counts(emulator)[polls]
+
+    def check() -> int | None:
+        cluster.check_alive()
+        pid, number, state = _attempt(cluster, dag_id, run_id, task_id)
+        return pid if number == try_ and state == "running" and pid and _counts(emulator)[polls] > since else None
+
+    return poll(
+        check,
+        timeout=DEFER_TIMEOUT,
+        what=f"try {try_} of {task_id} to wait on its job",
+        describe=lambda: cluster.diagnostics(dag_id, run_id),
+    )
+
+
+def _kill_while_waiting(
+    cluster: AirflowCluster, emulator: RiffusionEmulator, dag_id: str, run_id: str, task_id: str, polls: str
+) -> None:
+    """SIGKILL the task's process (a worker lost mid-wait) and wait until its retry waits in turn."""
+    pid = _waiting(cluster, emulator, dag_id, run_id, task_id, polls, try_=1)
+    os.kill(pid, signal.SIGKILL)
+    _log(f"{task_id}: killed try 1 (pid {pid}) while it waited")
+    _waiting(cluster, emulator, dag_id, run_id, task_id, polls, try_=2)
+
+
+@pytest.mark.parametrize(("durable", "paid"), [(True, 1), (False, 2)], ids=["durable", "not-durable"])
+def test_a_task_killed_while_it_waits_reattaches_instead_of_paying_again(
+    cluster: AirflowCluster, cluster_emulator: RiffusionEmulator, durable: bool, paid: int
+) -> None:
+    """Sync waits, retries=1: the upload's and the compose's process die mid-wait; each retry finds its job in
+    the task state store and waits for it. Without durability each retry uploads and composes again."""
+    dag_id = "riffusion_crash_durable" if durable else "riffusion_crash_not_durable"
+    _configure(cluster_emulator, **HOLD)
+    before = _counts(cluster_emulator)
+    run_id = cluster.trigger(dag_id, f"crash-{uuid.uuid4().hex[:8]}")
+
+    _kill_while_waiting(cluster, cluster_emulator, dag_id, run_id, "upload", "status_polls")
+    _configure(cluster_emulator, **RELEASE_UPLOAD)
+    _kill_while_waiting(cluster, cluster_emulator, dag_id, run_id, "compose", "song_polls")
+    _configure(cluster_emulator, **RELEASE_SONGS)
+    state = cluster.wait_for_run(dag_id, run_id, RUN_TIMEOUT)
+    after = _counts(cluster_emulator)
+
+    assert state == "success", cluster.diagnostics(dag_id, run_id)
+    paid_for = {kind: after[kind] - before[kind] for kind in ("uploads", "composes")}
+    _log(f"{dag_id}: {paid_for['uploads']} upload(s), {paid_for['composes']} compose(s)")
+    assert after["uploads"] - before["uploads"] == paid
+    assert after["composes"] - before["composes"] == paid
+    assert [_attempt(cluster, dag_id, run_id, task)[1:] for task in ("upload", "compose")] == [(2, "success")] * 2
+    upload = cluster.xcom(dag_id, run_id, "upload")
+    compose = cluster.xcom(dag_id, run_id, "compose")
+    assert upload["status"] == "complete" and upload["file_name"] == "crash take"
+    assert compose["songs"] and {song["status"] for song in compose["songs"]} == {"completed"}
+    assert {song["audio_upload_id"] for song in compose["songs"]} == {upload["audio_upload_id"]}
+
+
+def test_a_wait_that_times_out_is_retried_without_a_second_upload(
+    cluster: AirflowCluster, cluster_emulator: RiffusionEmulator
+) -> None:
+    """Try 1's wait (4 s) ends before the track is processed (7 s); the timeout is retryable because the retry
+    reattaches, and try 2 waits for the same upload."""
+    dag_id = "riffusion_wait_timeout"
+    _configure(cluster_emulator, pending_polls=1, pending_seconds=7, upload_final_status="complete")
+    before = _counts(cluster_emulator)
+    run_id = cluster.trigger(dag_id, f"timeout-{uuid.uuid4().hex[:8]}")
+    state = cluster.wait_for_run(dag_id, run_id, RUN_TIMEOUT)
+    after = _counts(cluster_emulator)
+
+    assert state == "success", cluster.diagnostics(dag_id, run_id)
+    assert after["uploads"] - before["uploads"] == 1
+    assert _attempt(cluster, dag_id, run_id, "upload")[1:] == (2, "success")
+    first_try = (cluster.task_log_dir(dag_id, run_id, "upload") / "attempt=1.log").read_text()
+    assert "did not finish before the wait's timeout" in first_try
+    assert "A retry of the task waits for the same job again" in first_try
+    second_try = (cluster.task_log_dir(dag_id, run_id, "upload") / "attempt=2.log").read_text()
+    assert "Reconnecting to existing job" in second_try
+    assert cluster.xcom(dag_id, run_id, "upload")["status"] == "complete"
+
+
+def _clear(cluster: AirflowCluster, dag_id: str, run_id: str, task_id: str) -> None:
+    """Clear one task instance of one run, as the UI's "Clear" does (the REST API)."""
+    request = urllib.request.Request(
+        f"{cluster.api_url}/api/v2/dags/{dag_id}/clearTaskInstances",
+        method="POST",
+        data=json.dumps({"dry_run": False, "dag_run_id": run_id, "task_ids": [task_id], "only_failed": False}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200, response.read()
+
+
+def test_clearing_a_deferred_compose_stops_its_trigger_and_the_rerun_reattaches(
+    cluster: AirflowCluster, cluster_emulator: RiffusionEmulator
+) -> None:
+    """The trigger's on_kill logs the job it abandons (the API has no cancel call); the cleared task's rerun
+    finds the compose jobs in the task state store and waits for them instead of composing again."""
+    _configure(cluster_emulator, **HOLD)
+    before = _counts(cluster_emulator)
+    run_id = cluster.trigger(DAG_ID, f"e2e-cleared-{uuid.uuid4().hex[:8]}")
+    triggerers = lambda: _running_triggerers(cluster)  # noqa: E731
+    _deferred_in_triggerer(cluster, run_id, "wait_for_upload", UPLOAD_TRIGGER, "status 'pending'", triggerers)
+    _configure(cluster_emulator, **RELEASE_UPLOAD)
+    job = _deferred_in_triggerer(cluster, run_id, "compose", SONGS_TRIGGER, " starting", triggerers)
+    first_log = cluster.task_log_dir(DAG_ID, run_id, "compose") / f"attempt=1.log.trigger.{job}.log"
+
+    _clear(cluster, DAG_ID, run_id, "compose")
+    poll(
+        lambda: "Stopped waiting for compose jobs" in first_log.read_text(),
+        timeout=DEFER_TIMEOUT,
+        what="the compose trigger's on_kill",
+        describe=lambda: first_log.read_text()[-3000:],
+    )
+    abandoned = first_log.read_text()
+    assert "The Riffusion API has no cancel call" in abandoned
+    assert "status" not in abandoned.split("Stopped waiting for compose jobs", 1)[1]  # no poll after it
+
+    cluster.wait_for_task_state(DAG_ID, run_id, "compose", "deferred", DEFER_TIMEOUT)
+    _configure(cluster_emulator, **RELEASE_SONGS)
+    state = cluster.wait_for_run(DAG_ID, run_id, RUN_TIMEOUT)
+    after = _counts(cluster_emulator)
+
+    assert state == "success", cluster.diagnostics(DAG_ID, run_id)
+    assert after["uploads"] - before["uploads"] == 1
+    assert after["composes"] - before["composes"] == 1  # the rerun reattached
+    assert cluster.xcom(DAG_ID, run_id, "compose")["songs"]

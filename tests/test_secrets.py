@@ -108,6 +108,7 @@ def test_example_dag_success_leaks_no_token(tmp_path: Path) -> None:
             env={
                 "AIRFLOW_CONN_RIFFUSION_DEFAULT": connection_json(emu.base_url),
                 "RIFFUSION_EXAMPLE_POLL_SECONDS": "0.2",
+                "RIFFUSION_EXAMPLE_SONGS": str(tmp_path / "songs"),
             },
         )
         uploads = emu.uploads

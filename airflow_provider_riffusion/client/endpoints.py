@@ -56,6 +56,8 @@ class Endpoint:
     """For calls that create something upstream: what an unreadable 2xx or a lost answer may mean."""
     account_in_query: bool = True
     """Whether the account (``user_id``) goes in the query; a JSON call carries it in its body."""
+    answer_is_json: bool = True
+    """False for a file (a download): the transport streams it to its destination instead of reading it."""
 
     def describe(self, **params: Any) -> str:
         return self.subject.format_map(params)
@@ -141,4 +143,22 @@ COMPOSE = Endpoint(
 SONGS = Endpoint("GET", "music/", "the songs of job {id}", normalize.songs, ids={"id": "job_id"})
 ACCOUNTS = Endpoint(
     "GET", "accounts", "the accounts list", normalize.accounts, retry.retry_never, account_in_query=False
+)
+DOWNLOAD = Endpoint(
+    "GET", "music/download", "the download of song {id}", normalize.raw, ids={"id": "song_id"}, answer_is_json=False
+)
+GENERATE_LYRICS = Endpoint(
+    "POST", "music/generate-lyrics", "the lyrics request", normalize.lyrics, retry.retry_create, account_in_query=False
+)
+CREATE_PROMPT = Endpoint(
+    "POST",
+    "music/create-prompt",
+    "the prompt request",
+    normalize.prompt,
+    retry.retry_create,
+    creates="Songs may have been started",
+    account_in_query=False,
+)
+SCHEDULER_AVAILABLE = Endpoint(
+    "GET", "scheduler/available", "the free job slots", normalize.capacity, account_in_query=False
 )

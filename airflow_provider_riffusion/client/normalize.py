@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_riffusion.exceptions import RiffusionResponseError
+from airflow_provider_riffusion.exceptions import RiffusionModerationError, RiffusionResponseError
 from airflow_provider_riffusion.statuses import status_word
 
 MAX_KEPT_RESPONSE_BYTES = 64 * 1024
@@ -136,9 +136,46 @@ def songs(body: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def prompt(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """create-prompt answers like compose; a moderated prompt may come back as a 2xx with ``is_flagged``."""
+    if isinstance(body, dict) and body.get("is_flagged") is True:
+        reason = str(body.get("reason") or body.get("error") or "moderation")[:200]
+        raise RiffusionModerationError(
+            f"The Riffusion API moderated the prompt ({reason}). Change the prompt or lyrics.",
+            api_error=reason,
+        )
+    return compose(body, params)
+
+
+def lyrics(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """generate-lyrics: ``{"lyrics": "..."}``."""
+    body = _object(body, "the lyrics request")
+    if not isinstance(body.get("lyrics"), str) or not body["lyrics"].strip():
+        raise RiffusionResponseError(
+            f"The Riffusion API answered the lyrics request without lyrics (fields: {sorted(body)[:20]})."
+        )
+    return {"lyrics": body["lyrics"], "response": kept_response(body)}
+
+
+def capacity(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """scheduler/available -> the free job slots of each account: ``{"free": {user_id: slots}}``."""
+    body = _object(body, "the free job slots request")
+    free: dict[str, int] = {}
+    for account in body.get("available") or []:
+        if isinstance(account, dict) and _id(account.get("user_id")) is not None:
+            slots = account.get("available")
+            free[account["user_id"]] = slots if isinstance(slots, int) and not isinstance(slots, bool) else 0
+    return {"free": free, "response": kept_response(body)}
+
+
 def accounts(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     """GET accounts: an object keyed by user_id."""
     return _object(body, "the accounts list")
+
+
+def raw(body: Any, params: Mapping[str, Any]) -> Any:
+    """A file's answer is not JSON: it is streamed to its destination, never normalized."""
+    return body
 
 
 def song_summary(song: dict[str, Any]) -> dict[str, Any]:

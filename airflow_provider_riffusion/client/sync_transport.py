@@ -8,7 +8,8 @@ says which of three things went wrong when no answer came.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from airflow_provider_riffusion.settings import RiffusionSettings
 
 READ_CHUNK = 64 * 1024
+T = TypeVar("T")
 
 
 def new_session(settings: RiffusionSettings) -> requests.Session:
@@ -58,6 +60,32 @@ def send(session: requests.Session, call: ApiCall, attempt: int = 1) -> Any:
     status, headers = response.status_code, response.headers
     # An error raised below keeps this frame alive (tenacity holds it in a cycle until the next garbage
     # collection); without the response in it, closing the session closes its socket at once.
+    del response
+    return interpret(call, status, headers, body, attempt)
+
+
+def stream(
+    session: requests.Session, call: ApiCall, consume: Callable[[Any, Iterator[bytes]], T], attempt: int = 1
+) -> T:
+    """A file's answer (a download), handed to ``consume`` chunk by chunk; an error answer raises as any other.
+
+    The timeout bounds the answer up to its headers; a file's body may be large, so from there on each
+    read is bounded (``requests``' own timeout), not the whole.
+    """
+    settings = call.settings
+    try:
+        with answer_deadline(settings.timeout) as alarm:
+            response = session.request(
+                call.method, call.url, params=call.params, headers=call.headers, timeout=settings.timeout, stream=True
+            )
+            with response:
+                if 200 <= response.status_code < 300:
+                    alarm.cancelled = True
+                    return consume(response.headers, response.iter_content(READ_CHUNK * 16))
+                body = _read_capped(response)
+    except requests.RequestException as error:
+        raise network_error(call, "timeout" if alarm.fired else _kind(error), error, attempt) from None
+    status, headers = response.status_code, response.headers
     del response
     return interpret(call, status, headers, body, attempt)
 

@@ -153,55 +153,53 @@ class RiffusionHook(BaseHook):
         :return: ``job_id`` (for the status endpoint), ``audio_upload_id`` (for compose),
             ``is_flagged``, ``file_name``, ``content_type``, ``bytes`` and ``sha256`` of what was sent.
         """
-        from airflow_provider_riffusion.client.endpoints import UPLOAD
-        from airflow_provider_riffusion.client.sync_transport import send
-        from airflow_provider_riffusion.retry import retry_read
-        from airflow_provider_riffusion.sources import prepare_source
+        from airflow_provider_riffusion.hooks import _transfers
 
-        settings = self.settings
-        # Reading a remote source is idempotent: its transient failures are retried like GETs.
-        prepared = settings.retry.call(
-            lambda attempt: prepare_source(
-                source, file_name, content_type, max_bytes, conn_id=source_conn_id, timeout=settings.timeout
-            ),
-            retry_read,
-            "reading the upload's source",
-        )
-        self.log.info(
-            "Uploading %s as %r (%s, %s)",
-            prepared.description,
-            prepared.file_name,
-            prepared.content_type,
-            f"{prepared.size} bytes" if prepared.size is not None else "size unknown: sent chunked",
-        )
-        sent: dict[str, Any] = {}
-
-        def attempt_once(number: int) -> dict[str, Any]:
-            with prepared.open_reader() as reader:
-                sent["reader"] = reader
-                call = UPLOAD.call(
-                    settings,
-                    user_id,
-                    file_name=prepared.file_name,
-                    body=reader,
-                    headers={"Content-Type": prepared.content_type},
-                )
-                return send(self.session, call, number)
-
+        prepared = _transfers.prepare(self, source, file_name, content_type, max_bytes, source_conn_id)
         try:
-            what = UPLOAD.describe(file_name=prepared.file_name)
-            result = settings.retry.call(attempt_once, UPLOAD.should_retry, what)
+            return _transfers.upload(self, prepared, user_id)
         finally:
             prepared.close()
-        reader = sent["reader"]
-        result.update(
-            file_name=prepared.file_name,
-            content_type=prepared.content_type,
-            bytes=reader.bytes_read,
-            sha256=reader.sha256,
-        )
-        self.log.info("Uploaded %r: job_id=%s (%d bytes)", prepared.file_name, result["job_id"], reader.bytes_read)
-        return result
+
+    def fingerprint_source(
+        self,
+        source: Any,
+        file_name: str | None = None,
+        content_type: str | None = None,
+        *,
+        max_bytes: int | None = None,
+        source_conn_id: str | None = None,
+    ) -> dict[str, Any]:
+        """What :meth:`upload_audio` would send now, read but not sent: ``file_name``, ``content_type``,
+        ``bytes`` and ``sha256``. A retried task compares it with its earlier upload before reattaching."""
+        from airflow_provider_riffusion.hooks import _transfers
+
+        prepared = _transfers.prepare(self, source, file_name, content_type, max_bytes, source_conn_id)
+        try:
+            return prepared.fingerprint()
+        finally:
+            prepared.close()
+
+    def download_song(
+        self,
+        song_id: str,
+        destination: Any,
+        download_format: str = "mp3",
+        user_id: str | None = None,
+        *,
+        title: str | None = None,
+        destination_conn_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Stream a song (``GET music/download``) into the folder ``destination`` (a local path, an
+        ``ObjectStoragePath`` or URI such as ``s3://bucket/songs/``), in constant memory, as
+        ``<title>-<song id>.<ext>``, never half-written under that name; a file of the answer's size
+        already there is kept. ``stems`` is the API's JSON about them, stored as it came (undocumented).
+
+        :return: ``song_id``, ``path``, ``format``, ``bytes``, ``sha256``, ``content_type``.
+        """
+        from airflow_provider_riffusion.hooks._transfers import download
+
+        return download(self, song_id, destination, download_format, user_id, title=title, conn_id=destination_conn_id)
 
     def get_upload_status(self, job_id: str, user_id: str | None = None) -> dict[str, Any]:
         """The upload's processing status: ``job_id``, ``audio_upload_id``, ``status``, ``lyrics``,
@@ -257,6 +255,35 @@ class RiffusionHook(BaseHook):
         from airflow_provider_riffusion.client.endpoints import SONGS
 
         return self.call(SONGS, user_id, id=job_id)
+
+    def generate_lyrics(self, prompt: str, lyrics: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+        """Lyrics for a prompt (``POST music/generate-lyrics``), optionally reworking ``lyrics``: ``lyrics`` and
+        the raw ``response``."""
+        from airflow_provider_riffusion.client.endpoints import GENERATE_LYRICS
+        from airflow_provider_riffusion.compose import build_lyrics_payload
+
+        return self.call(GENERATE_LYRICS, json=build_lyrics_payload(prompt, lyrics, user_id or self.settings.user_id))
+
+    def create_prompt(
+        self, prompt: str, *, instrumental: bool | None = None, user_id: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """Songs from one prompt (``POST music/create-prompt``): ``job_ids`` and the raw ``response``, like
+        :meth:`create_compose`. A moderated prompt is ``RiffusionModerationError``."""
+        from airflow_provider_riffusion.client.endpoints import CREATE_PROMPT
+        from airflow_provider_riffusion.compose import build_prompt_payload
+
+        user_id = user_id or self.settings.user_id
+        result = self.call(CREATE_PROMPT, json=build_prompt_payload(prompt, instrumental, user_id, **extra))
+        self.log.info("Prompt started: job_ids=%s", result["job_ids"])
+        return result
+
+    def free_slots(self, user_id: str | None = None) -> int:
+        """Free job slots (``GET scheduler/available``): of ``user_id`` (else the connection's), or of all accounts."""
+        from airflow_provider_riffusion.client.endpoints import SCHEDULER_AVAILABLE
+
+        free = self.call(SCHEDULER_AVAILABLE)["free"]
+        account = user_id or self.settings.user_id
+        return int(free.get(account, 0)) if account else sum(free.values())
 
     def test_connection(self) -> tuple[bool, str]:
         """One authenticated GET (accounts) for the UI's Test button; never raises."""

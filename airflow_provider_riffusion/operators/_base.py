@@ -20,12 +20,44 @@ if TYPE_CHECKING:
 
     from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
     from airflow_provider_riffusion.polling import Poller
+    from airflow_provider_riffusion.statuses import Progress
 
 T = TypeVar("T")
 
 
 def seconds(value: float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def fingerprint(value: Any) -> str:
+    """A sha256 of JSON-able input, to tell a retry's request from an earlier try's."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def try_number(context: Context) -> int | None:
+    return getattr(context.get("ti"), "try_number", None)
+
+
+def stored_job_progress(log: Any, read: Callable[[], Progress]) -> Progress:
+    """Where an earlier try's job stands. A blip reading it reattaches anyway (the wait rides blips out);
+    a job the API does not know is treated as failed, so the task submits afresh."""
+    from airflow_provider_riffusion.exceptions import RiffusionNotFoundError
+    from airflow_provider_riffusion.polling import is_blip
+    from airflow_provider_riffusion.statuses import Progress
+
+    try:
+        return read()
+    except RiffusionNotFoundError as error:
+        log.warning("The job of an earlier try is unknown to the API (%s).", error)
+        return Progress.FAILED
+    except Exception as error:
+        if not is_blip(error):
+            raise
+        log.warning("Could not read the job of an earlier try (%s): reattaching, the wait rides it out.", error)
+        return Progress.PENDING
 
 
 class RiffusionBaseOperator(BaseOperator):
@@ -95,26 +127,44 @@ class RiffusionBaseOperator(BaseOperator):
 
     def wait_or_defer(
         self,
+        context: Context,
         poller: Poller[T],
         check: Callable[[], T | None],
         trigger: Callable[[float], BaseTrigger],
         resume_with: dict[str, Any],
+        method_name: str = "execute_complete",
     ) -> T:
         """Wait on the worker, or check once and defer to ``trigger(deadline)``, resuming in ``execute_complete``.
 
         The check before deferring counts a blip as "not ready yet", never as a failed task: a
         retried task would upload or compose a second time.
         """
+        from airflow_provider_riffusion.exceptions import RiffusionWaitTimeoutError
         from airflow_provider_riffusion.polling import Outcome, wait
 
-        if not self.deferrable:
-            return wait(poller, check)
-        result = poller.observe(Outcome.of(check))
+        try:
+            if not self.deferrable:
+                return wait(poller, check)
+            result = poller.observe(Outcome.of(check))
+        except RiffusionWaitTimeoutError as error:
+            raise self.timed_out(context, str(error)) from None
         if result is not None:
             return result
         assert poller.deadline is not None
-        self.defer(trigger=trigger(poller.deadline), method_name="execute_complete", kwargs=resume_with)
+        self.defer(trigger=trigger(poller.deadline), method_name=method_name, kwargs=resume_with)
         raise AssertionError("unreachable: defer() raises TaskDeferred")  # pragma: no cover
+
+    def reattaches(self, context: Context) -> bool:
+        """Whether a retry of this task finds its job again (durable, with Airflow 3.3's task state store)."""
+        return bool(getattr(self, "durable", False)) and context.get("task_state_store") is not None
+
+    def timed_out(self, context: Context, message: str) -> Exception:
+        """A wait's timeout: worth an Airflow retry only when the retry reattaches instead of submitting again."""
+        from airflow_provider_riffusion.exceptions import RiffusionFinalWaitTimeoutError, RiffusionWaitTimeoutError
+
+        if self.reattaches(context):
+            return RiffusionWaitTimeoutError(f"{message} A retry of the task waits for the same job again.")
+        return RiffusionFinalWaitTimeoutError(f"{message} A retry would submit the job again, so none is made.")
 
     def trigger_kwargs(self) -> dict[str, Any]:
         """What every trigger of the provider takes from the operator."""

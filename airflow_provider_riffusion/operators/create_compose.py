@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
-
-from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink
+from typing import Any
 
 from airflow_provider_riffusion.compose import COMPOSE_INT_RANGES, checked_int
-from airflow_provider_riffusion.operators._base import RiffusionBaseOperator
-from airflow_provider_riffusion.polling import DEFAULT_SONGS_TIMEOUT
+from airflow_provider_riffusion.operators._songs import SONG_URL_XCOM_KEY, RiffusionSongsLink, SongsJobOperator
 
-if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context, TaskInstanceKey
-
-SONG_URL_XCOM_KEY = "riffusion_song_url"
+__all__ = ["SONG_URL_XCOM_KEY", "CreateComposeOperator", "RiffusionSongsLink"]
 
 
-class RiffusionSongsLink(BaseOperatorLink):
-    """A button on the compose task that opens the first composed song."""
-
-    name = "Riffusion song"
-
-    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        from airflow.providers.common.compat.sdk import XCom
-
-        url = XCom.get_value(ti_key=ti_key, key=SONG_URL_XCOM_KEY)
-        return str(url) if url else ""
-
-
-class CreateComposeOperator(RiffusionBaseOperator):
+class CreateComposeOperator(SongsJobOperator):
     """
     Compose music from prompts, optionally from an uploaded track (``audio_upload_id``).
 
@@ -44,6 +25,15 @@ class CreateComposeOperator(RiffusionBaseOperator):
     :param title: The song's title (templated).
     :param wait_for_completion: Wait until every song is ``completed`` and add ``songs``.
     :param timeout: Seconds to wait for the songs (default 30 minutes).
+    :param durable: On Airflow 3.3+, persist the compose jobs (task state store) right after the
+        request, so a retried, cleared or crashed task reattaches to them instead of composing (and
+        paying) again, as long as the request is the same (``ResumableJobMixin``; default True).
+        No effect before Airflow 3.3.
+    :param wait_for_slot: Before composing, wait until an account has a free job slot
+        (``GET scheduler/available``; deferrable: in the triggerer) instead of meeting 429s.
+    :param download_to: With ``wait_for_completion``, store the songs in this folder or object
+        store (templated), as ``DownloadSongsOperator`` does, and add ``files`` to the output.
+    :param download_format: ``mp3`` (default), ``wav`` or ``stems``.
 
     Returns ``job_ids`` and the raw ``response``; with ``wait_for_completion`` also ``songs``
     (each with ``id``, ``title``, ``status``, ``download_url`` and the API's other fields).
@@ -58,9 +48,11 @@ class CreateComposeOperator(RiffusionBaseOperator):
         "audio_upload_id",
         "user_id",
         "model",
+        "download_to",
     )
-    operator_extra_links = (RiffusionSongsLink(),)
     ui_color = "#d1e7ff"
+    external_id_key = "riffusion_compose"
+    """The task state store key of the compose jobs (renaming it would orphan the jobs of running tasks)."""
 
     def __init__(
         self,
@@ -86,10 +78,9 @@ class CreateComposeOperator(RiffusionBaseOperator):
         max_jobs: int | None = None,
         reply_url: str | None = None,
         reply_ref: str | None = None,
-        timeout: float | timedelta = DEFAULT_SONGS_TIMEOUT,
         **kwargs: Any,
     ) -> None:
-        super().__init__(timeout=timeout, **kwargs)
+        super().__init__(**kwargs)
         self.prompt_1 = prompt_1
         self.prompt_2 = prompt_2
         self.prompt_3 = prompt_3
@@ -120,60 +111,11 @@ class CreateComposeOperator(RiffusionBaseOperator):
             if value is not None
         }
 
-    def run(self, context: Context) -> dict[str, Any]:
-        # The "Riffusion song" link reads this key whenever Airflow renders links (also while
-        # deferred): an empty value until a song exists, rather than an XCom-not-found error.
-        context["ti"].xcom_push(key=SONG_URL_XCOM_KEY, value="")
-        result = self.hook.create_compose(
-            self.prompt_1,
-            audio_upload_id=self.audio_upload_id,
-            lyrics=self.lyrics,
-            title=self.title,
-            prompt_2=self.prompt_2,
-            prompt_3=self.prompt_3,
-            model=self.model,
-            user_id=self.user_id,
-            reply_url=self.reply_url,
-            reply_ref=self.reply_ref,
-            **self.numbers,
-        )
-        if not self.wait_for_completion:
-            return result
-        context["ti"].xcom_push(key="job_ids", value=result["job_ids"])
-        return self._with_songs(context, result, self.wait_for_songs(result))
+    def request_fields(self) -> dict[str, Any]:
+        """Everything the compose request is made of, as rendered for this try."""
+        texts = ("prompt_1", "prompt_2", "prompt_3", "lyrics", "title", "audio_upload_id", "model", "user_id")
+        fields = {name: getattr(self, name) for name in (*texts, "reply_url", "reply_ref")}
+        return {**fields, **self.numbers}
 
-    def wait_for_songs(self, result: dict[str, Any]) -> list[dict[str, Any]]:
-        from airflow_provider_riffusion.polling import SongsCheck
-        from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger
-
-        job_ids = result["job_ids"]
-        poller = self.poller(f"Compose jobs {job_ids}")
-        songs = SongsCheck(job_ids, poller)
-
-        def check() -> list[dict[str, Any]] | None:
-            done = all(songs.accept(job_id, self.hook.get_songs(job_id, self.user_id)) for job_id in songs.jobs())
-            return songs.songs() if done else None
-
-        return self.wait_or_defer(
-            poller,
-            check,
-            lambda deadline: SongsCompletedTrigger(job_ids=job_ids, deadline=deadline, **self.trigger_kwargs()),
-            {"compose": result},
-        )
-
-    def _with_songs(self, context: Context, result: dict[str, Any], songs: list[dict[str, Any]]) -> dict[str, Any]:
-        first_url = next((song.get("share_url") or song.get("download_url") for song in songs), None)
-        if first_url:
-            context["ti"].xcom_push(key=SONG_URL_XCOM_KEY, value=first_url)
-        for song in songs:
-            self.log.info("Song %s %r: %s", song.get("id"), song.get("title"), song.get("download_url"))
-        return {**result, "songs": songs}
-
-    def execute_complete(
-        self, context: Context, event: dict[str, Any] | None = None, compose: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """Resume after the trigger: its one event is validated before use."""
-        from airflow_provider_riffusion.triggers.riffusion import result_from_event
-
-        songs = result_from_event(event, expected="songs")
-        return self._with_songs(context, compose or {}, songs)
+    def submit(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return self.hook.create_compose(fields.pop("prompt_1"), **fields)

@@ -6,11 +6,19 @@ imports nothing heavy: the hook, HTTP clients and triggers load when a task runs
 
 from __future__ import annotations
 
-from airflow_provider_riffusion.operators.create_compose import (
-    SONG_URL_XCOM_KEY,
-    CreateComposeOperator,
-    RiffusionSongsLink,
-)
+from airflow_provider_riffusion.operators._songs import SONG_URL_XCOM_KEY, RiffusionSongsLink
+from airflow_provider_riffusion.operators.create_compose import CreateComposeOperator
+from airflow_provider_riffusion.operators.create_prompt import CreatePromptOperator
+from airflow_provider_riffusion.operators.download_songs import DownloadSongsOperator
+from airflow_provider_riffusion.operators.generate_lyrics import GenerateLyricsOperator
 from airflow_provider_riffusion.operators.upload_audio import UploadAudioOperator
 
-__all__ = ["SONG_URL_XCOM_KEY", "CreateComposeOperator", "RiffusionSongsLink", "UploadAudioOperator"]
+__all__ = [
+    "SONG_URL_XCOM_KEY",
+    "CreateComposeOperator",
+    "CreatePromptOperator",
+    "DownloadSongsOperator",
+    "GenerateLyricsOperator",
+    "RiffusionSongsLink",
+    "UploadAudioOperator",
+]

@@ -6,14 +6,16 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_riffusion.operators._base import RiffusionBaseOperator
+from airflow_provider_riffusion.operators._base import stored_job_progress, try_number
+from airflow_provider_riffusion.operators._durable import SUBMITTED, DurableOperator
 from airflow_provider_riffusion.polling import DEFAULT_UPLOAD_TIMEOUT
+from airflow_provider_riffusion.statuses import Progress, upload_progress
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class UploadAudioOperator(RiffusionBaseOperator):
+class UploadAudioOperator(DurableOperator):
     """
     Upload an audio track (mp3, m4a or wav) to the Riffusion API.
 
@@ -43,6 +45,10 @@ class UploadAudioOperator(RiffusionBaseOperator):
     :param poll_interval: Seconds between status checks while waiting (at least
         ``[riffusion] min_poll_interval``, 1 s).
     :param timeout: Seconds to wait for processing before failing (default 15 minutes).
+    :param durable: On Airflow 3.3+, persist the upload (task state store) right after it is made,
+        so a retried, cleared or crashed task reattaches to it instead of uploading again, as long
+        as the source is the same track (size and sha256) under the same name and account
+        (``ResumableJobMixin``; default True). No effect before Airflow 3.3.
 
     Returns (XCom ``return_value``) ``job_id`` (for the status endpoint), ``audio_upload_id``
     (for compose), ``is_flagged``, ``file_name``, ``content_type``, ``bytes``, ``sha256``.
@@ -50,6 +56,8 @@ class UploadAudioOperator(RiffusionBaseOperator):
 
     template_fields: Sequence[str] = ("source", "source_conn_id", "file_name", "content_type", "user_id")
     ui_color = "#f3d1ff"
+    external_id_key = "riffusion_upload"
+    """The task state store key of the upload (renaming it would orphan the uploads of running tasks)."""
 
     def __init__(
         self,
@@ -71,7 +79,10 @@ class UploadAudioOperator(RiffusionBaseOperator):
         self.source_conn_id = source_conn_id
         self.fail_on_flagged = fail_on_flagged
 
-    def run(self, context: Context) -> dict[str, Any]:
+    # -- the task, crash-safe: ResumableJobMixin persists the upload before any wait --
+
+    def submit_job(self, context: Context) -> dict[str, Any]:
+        """Upload the track; what is returned is stored (task state store) before the wait begins."""
         upload = self.hook.upload_audio(
             self.source,
             file_name=self.file_name,
@@ -80,20 +91,59 @@ class UploadAudioOperator(RiffusionBaseOperator):
             max_bytes=self.max_bytes,
             source_conn_id=self.source_conn_id,
         )
+        return {"upload": upload, "user_id": self.user_id, "try_number": try_number(context)}
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        """An earlier try's upload, if it is of the same track: its progress; otherwise why not to reattach."""
+        upload = external_id["upload"]
+        changed = self._changed_since(external_id)
+        if changed:
+            return self.not_reattaching(f"upload {upload['job_id']}", external_id, " and ".join(changed))
         if not self.wait_for_completion:
-            return upload
+            return SUBMITTED
+        progress = stored_job_progress(
+            self.log, lambda: upload_progress(self.hook.get_upload_status(upload["job_id"], self.user_id)["status"])
+        )
+        if progress is Progress.FAILED:
+            self.log.warning("Upload %s of an earlier try failed or is unknown: uploading again.", upload["job_id"])
+        return progress.value
+
+    def poll_until_complete(self, external_id: Any, context: Context) -> None:
+        """The output of the task: the upload, and once processed (``wait_for_completion``) its status."""
+        upload = external_id["upload"]
+        if not self.wait_for_completion:
+            self._result = upload
+            return
         # The upload cannot be repeated safely: make its ids visible before waiting on it.
         context["ti"].xcom_push(key="job_id", value=upload["job_id"])
         context["ti"].xcom_push(key="audio_upload_id", value=upload["audio_upload_id"])
-        return {**upload, **self.wait_for_upload(upload)}
+        self._result = {**upload, **self.wait_for_upload(context, upload)}
 
-    def wait_for_upload(self, upload: dict[str, Any]) -> dict[str, Any]:
+    def _changed_since(self, external_id: dict[str, Any]) -> list[str]:
+        """What differs between the stored upload and what this try would upload."""
+        upload = external_id["upload"]
+        now = self.hook.fingerprint_source(
+            self.source,
+            self.file_name,
+            self.content_type,
+            max_bytes=self.max_bytes,
+            source_conn_id=self.source_conn_id,
+        )
+        changed = [
+            name.replace("bytes", "size") for name in ("sha256", "bytes", "file_name") if now[name] != upload[name]
+        ]
+        if self.user_id != external_id.get("user_id"):
+            changed.append("user_id")
+        return changed
+
+    def wait_for_upload(self, context: Context, upload: dict[str, Any]) -> dict[str, Any]:
         from airflow_provider_riffusion.polling import upload_result
         from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger
 
         job_id = upload["job_id"]
         poller = self.poller(f"Upload {job_id}")
         return self.wait_or_defer(
+            context,
             poller,
             lambda: upload_result(
                 self.hook.get_upload_status(job_id, self.user_id), poller, fail_on_flagged=self.fail_on_flagged
@@ -104,11 +154,19 @@ class UploadAudioOperator(RiffusionBaseOperator):
             {"upload": upload},
         )
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the uploaded source is the task's input."""
+        from airflow_provider_riffusion.lineage import operator_lineage
+        from airflow_provider_riffusion.sources import source_uri
+
+        uri = source_uri(self.source)
+        return operator_lineage([uri] if uri else [], [])
+
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None, upload: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Resume after the trigger: its one event is validated before use."""
         from airflow_provider_riffusion.triggers.riffusion import result_from_event
 
-        status = result_from_event(event, expected="result")
+        status = result_from_event(event, expected="result", timed_out=lambda message: self.timed_out(context, message))
         return {**(upload or {}), **status}

@@ -1,4 +1,8 @@
-"""UploadCompletedSensor: wait until the service has processed an uploaded track."""
+"""Sensors: wait until the service has processed an upload, or finished the songs of a compose.
+
+A DAG that uploads (or composes) without waiting and waits in one of these sensors is safe on every
+Airflow version: a retry of the wait reads the same job again, it never submits one.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,18 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
-
-from airflow_provider_riffusion.polling import (
-    DEFAULT_MAX_CONSECUTIVE_ERRORS,
-    DEFAULT_POLL_INTERVAL,
-    DEFAULT_UPLOAD_TIMEOUT,
-)
+from airflow_provider_riffusion.polling import DEFAULT_SONGS_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT
+from airflow_provider_riffusion.sensors._base import ERRORS_KEY, RiffusionBaseSensor
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
 
-    from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
     from airflow_provider_riffusion.polling import Poller
 
-ERRORS_KEY = "riffusion_consecutive_errors"
-"""Where a rescheduled sensor keeps its count of failed polls in a row (the task state store)."""
+__all__ = ["ERRORS_KEY", "SongsCompletedSensor", "UploadCompletedSensor"]
 
 
-class UploadCompletedSensor(BaseSensorOperator):
+class UploadCompletedSensor(RiffusionBaseSensor):
     """
     Wait until an upload is processed (``status`` other than pending), in poke, reschedule or deferrable mode.
 
@@ -54,141 +51,86 @@ class UploadCompletedSensor(BaseSensorOperator):
         self,
         *,
         job_id: str,
-        user_id: str | None = None,
-        riffusion_conn_id: str = "riffusion_default",
         fail_on_flagged: bool = False,
-        max_consecutive_errors: int | None = None,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poke_interval: float | timedelta = DEFAULT_POLL_INTERVAL,
         timeout: float | timedelta = DEFAULT_UPLOAD_TIMEOUT,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_riffusion.polling import floored_interval
-
         # Each output key is also its own XCom, so DAGs chain with ``task.output["lyrics"]``.
         kwargs.setdefault("multiple_outputs", True)
-        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
-        self.poke_interval = floored_interval(float(self.poke_interval), self.log, "poke_interval")
+        super().__init__(timeout=timeout, **kwargs)
         self.job_id = job_id
-        self.user_id = user_id
-        self.riffusion_conn_id = riffusion_conn_id
         self.fail_on_flagged = fail_on_flagged
-        self.max_consecutive_errors = _checked_error_limit(self.task_id, self.mode, deferrable, max_consecutive_errors)
-        self.deferrable = deferrable
 
-    @property
-    def hook(self) -> RiffusionHook:
-        """A hook per sensor instance (and so one HTTP session for every poke of one ``execute``)."""
-        if not hasattr(self, "_hook"):
-            from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+    def describe(self) -> str:
+        return f"Upload {self.job_id}"
 
-            self._hook = RiffusionHook(riffusion_conn_id=self.riffusion_conn_id)
-        return self._hook
-
-    def _poller(self, context: Context) -> Poller[Any]:
-        """The wait's rules, created at the first poke; a rescheduled sensor reads its blip count back."""
-        if not hasattr(self, "_poll_state"):
-            from airflow_provider_riffusion.polling import Poller
-
-            self._poll_state: Poller[Any] = Poller(
-                "Upload",
-                log=self.log,
-                poll_interval=float(self.poke_interval),
-                max_consecutive_errors=self.max_consecutive_errors,
-                errors=_carried_errors(self, context),
-            )
-        return self._poll_state
-
-    def poke(self, context: Context) -> PokeReturnValue:
+    def check(self, poller: Poller[Any]) -> dict[str, Any] | None:
         from airflow_provider_riffusion.client.endpoints import require_id
-        from airflow_provider_riffusion.polling import Outcome, upload_result
+        from airflow_provider_riffusion.polling import upload_result
 
-        job_id = require_id("job_id", self.job_id)
-        poller = self._poller(context)
-        poller.what = f"Upload {job_id}"
-        errors_before = poller.errors
-        try:
-            status = poller.observe(
-                Outcome.of(
-                    lambda: upload_result(
-                        self.hook.get_upload_status(job_id, self.user_id), poller, fail_on_flagged=self.fail_on_flagged
-                    )
-                )
-            )
-        finally:
-            store = _state_store(self, context)
-            if store is not None and poller.errors != errors_before:
-                store.set(ERRORS_KEY, {"try_number": _try_number(context), "errors": poller.errors})
-        return PokeReturnValue(is_done=status is not None, xcom_value=status)
+        status = self.hook.get_upload_status(require_id("job_id", self.job_id), self.user_id)
+        return upload_result(status, poller, fail_on_flagged=self.fail_on_flagged)
 
-    def execute(self, context: Context) -> Any:
-        try:
-            if not self.deferrable:
-                return super().execute(context)
-            # Poke once on the worker: a track that is already processed needs no triggerer round trip.
-            first = self.poke(context)
-            if first.is_done:
-                return first.xcom_value
-            self._defer()
-        finally:
-            self.hook.close()
-
-    def _defer(self) -> None:
-        import time
-
+    def trigger(self, deadline: float) -> BaseTrigger:
         from airflow_provider_riffusion.client.endpoints import require_id
         from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger
 
-        self.defer(
-            trigger=UploadCompletedTrigger(
-                job_id=require_id("job_id", self.job_id),
-                user_id=self.user_id,
-                riffusion_conn_id=self.riffusion_conn_id,
-                poll_interval=float(self.poke_interval),
-                # The deferral timeout below ends the wait as a sensor timeout; the trigger's own
-                # deadline is the same instant, from the same setting, so the two cannot disagree.
-                deadline=time.time() + float(self.timeout),
-                fail_on_flagged=self.fail_on_flagged,
-                max_consecutive_errors=self.max_consecutive_errors,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.timeout)),
+        return UploadCompletedTrigger(
+            job_id=require_id("job_id", self.job_id),
+            deadline=deadline,
+            fail_on_flagged=self.fail_on_flagged,
+            **self.trigger_kwargs(),
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger: its one event is validated before use."""
-        from airflow_provider_riffusion.triggers.riffusion import result_from_event
 
-        return result_from_event(event, expected="result", sensor_timeout=True)
+class SongsCompletedSensor(RiffusionBaseSensor):
+    """
+    Wait until every song of compose jobs is ``completed``, in poke, reschedule or deferrable mode.
 
+    The wait of ``CreateComposeOperator(wait_for_completion=True)`` as a task of its own: compose
+    with ``wait_for_completion=False`` and wait here, and a retry of the wait never composes again
+    (on Airflow before 3.3, where the operator cannot reattach, this is how to keep a retry free).
 
-def _state_store(sensor: UploadCompletedSensor, context: Context) -> Any:
-    """The task state store when the count must outlive a poke (reschedule mode, Airflow 3.3+), else None."""
-    return context.get("task_state_store") if sensor.mode == "reschedule" else None
+    :param job_ids: The compose's ``job_ids`` output (templated).
+    :param user_id: The Riffusion account (templated); defaults to the connection's ``user_id``.
 
+    Returns ``job_ids`` and ``songs`` (each with ``id``, ``title``, ``status``, ``download_url`` and
+    the API's other fields). Other parameters as for ``UploadCompletedSensor``.
+    """
 
-def _try_number(context: Context) -> int:
-    return int(getattr(context.get("ti"), "try_number", 0) or 0)
+    template_fields: Sequence[str] = ("job_ids", "user_id")
+    ui_color = "#d1e7ff"
+    event_key = "songs"
 
+    def __init__(self, *, job_ids: Any, timeout: float | timedelta = DEFAULT_SONGS_TIMEOUT, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple_outputs", True)
+        super().__init__(timeout=timeout, **kwargs)
+        self.job_ids = job_ids
 
-def _carried_errors(sensor: UploadCompletedSensor, context: Context) -> int:
-    """The failed polls in a row of this try's earlier pokes; the store outlives tries, the count does not."""
-    store = _state_store(sensor, context)
-    kept = store.get(ERRORS_KEY) if store is not None else None
-    if isinstance(kept, dict) and kept.get("try_number") == _try_number(context):
-        return int(kept.get("errors") or 0)
-    return 0
+    def _job_ids(self) -> list[str]:
+        from airflow_provider_riffusion.client.endpoints import require_id
 
+        given = [self.job_ids] if isinstance(self.job_ids, str) else list(self.job_ids or [])
+        if not given:
+            require_id("job_ids", None)
+        return [require_id("job_ids", job_id) for job_id in given]
 
-def _checked_error_limit(task_id: str, mode: str, deferrable: bool, given: int | None) -> int:
-    """``max_consecutive_errors``, refused where it cannot be honoured (reschedule mode before Airflow 3.3)."""
-    from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_3_PLUS
+    def describe(self) -> str:
+        return f"Compose jobs {self.job_ids}"
 
-    if mode != "reschedule" or deferrable or AIRFLOW_V_3_3_PLUS:
-        return DEFAULT_MAX_CONSECUTIVE_ERRORS if given is None else int(given)
-    if given:
-        raise ValueError(
-            f"{task_id}: max_consecutive_errors={given} cannot be kept across reschedules before Airflow 3.3 "
-            "(no task state store): leave it unset (a failed poke then fails the task), or use mode='poke'."
-        )
-    return 0
+    def check(self, poller: Poller[Any]) -> dict[str, Any] | None:
+        from airflow_provider_riffusion.polling import SongsCheck
+
+        job_ids = self._job_ids()
+        songs = SongsCheck(job_ids, poller)
+        if all(songs.accept(job_id, self.hook.get_songs(job_id, self.user_id)) for job_id in songs.jobs()):
+            return {"job_ids": job_ids, "songs": songs.songs()}
+        return None
+
+    def trigger(self, deadline: float) -> BaseTrigger:
+        from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger
+
+        return SongsCompletedTrigger(job_ids=self._job_ids(), deadline=deadline, **self.trigger_kwargs())
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"job_ids": self._job_ids(), "songs": super().execute_complete(context, event)}

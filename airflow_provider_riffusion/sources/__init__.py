@@ -37,16 +37,19 @@ def prepare_source(
         return local.prepare_bytes(bytes(source), file_name, content_type, max_bytes)
     if isinstance(source, str):
         return _prepare_text(source, file_name, content_type, max_bytes, conn_id, timeout)
-    if isinstance(source, PurePath):
+    if isinstance(source, PurePath) and type(source).__module__ == "pathlib":
         return local.prepare_path(local.local_path(source), file_name, content_type, max_bytes, conn_id)
     if hasattr(source, "read"):
         _refuse_conn_id(conn_id, "a file object")
         return local.prepare_file_object(source, file_name, content_type, max_bytes)
     from airflow_provider_riffusion.sources import object_storage
 
+    # Before the path check: on Airflow 3.0 and 3.1 an ObjectStoragePath is a PurePath too.
     if object_storage.is_object_storage_path(source):
         path = object_storage.with_conn_id(source, conn_id)
         return object_storage.prepare_object(path, file_name, content_type, max_bytes)
+    if isinstance(source, PurePath):
+        return local.prepare_path(local.local_path(source), file_name, content_type, max_bytes, conn_id)
     if isinstance(source, os.PathLike):
         return local.prepare_path(local.local_path(source), file_name, content_type, max_bytes, conn_id)
     raise RiffusionInputError(
@@ -87,3 +90,19 @@ def _refuse_conn_id(conn_id: str | None, kind: str) -> None:
             f"source_conn_id={conn_id!r} applies to object-storage sources only, and the source is {kind}: "
             "leave source_conn_id unset."
         )
+
+
+def source_uri(source: Any) -> str | None:
+    """Where a source's bytes come from, as a URI for lineage (None for bytes and file objects)."""
+    if isinstance(source, (bytes, bytearray, memoryview)) or hasattr(source, "read"):
+        return None
+    text = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    if text is None or (hasattr(source, "protocol") and not isinstance(source, PurePath)):
+        return f"{source.protocol}://{str(source.path).lstrip('/')}"
+    if "://" in text and not text.startswith("file://"):
+        from airflow_provider_riffusion.sources.http import redact
+
+        return redact(text.strip()).split("?", 1)[0]
+    from airflow_provider_riffusion.sources.local import local_path
+
+    return local_path(text).resolve().as_uri()

@@ -99,6 +99,7 @@ def prepare_url(
         content_type=content_type_for(kind, content_type),
         size=size,
         description=where,
+        uri=where.split("?", 1)[0],
         opener=reopener,
         max_bytes=max_bytes,
         release=release,

@@ -60,6 +60,7 @@ def prepare_path(
         content_type=content_type_for(kind, content_type),
         size=size,
         description=str(path),
+        uri=path.resolve().as_uri(),
         opener=reopen,
         max_bytes=max_bytes,
     )

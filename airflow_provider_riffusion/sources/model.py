@@ -43,6 +43,8 @@ class PreparedUpload:
     opener: Callable[[], Opened]
     max_bytes: int | None = None
     release: Callable[[], None] | None = None
+    uri: str | None = None
+    """Where the bytes come from, for lineage (``file:///...``, a URL without its query, ``s3://...``)."""
 
     def open(self) -> IO[bytes]:
         """A fresh binary stream positioned at the first byte."""
@@ -63,6 +65,21 @@ class PreparedUpload:
         """Let go of what preparing kept open (a remote response, an HTTP session)."""
         if self.release is not None:
             self.release()
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What an upload of this source would send now (name, type, byte count, sha256), read but not sent."""
+        with self.open_reader() as reader:
+            try:
+                for _ in reader:
+                    pass
+            except SourceReadError as error:
+                raise error.riffusion_error(f"reading {self.description}", 1) from None
+        return {
+            "file_name": self.file_name,
+            "content_type": self.content_type,
+            "bytes": reader.bytes_read,
+            "sha256": reader.sha256,
+        }
 
 
 class SourceReadError(Exception):

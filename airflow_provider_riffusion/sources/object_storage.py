@@ -65,15 +65,27 @@ def object_path(uri: str, conn_id: str | None) -> ObjectStoragePath:
     return with_conn_id(path, conn_id)
 
 
+def path_conn_id(path: ObjectStoragePath) -> str | None:
+    """The connection a path reads through (an attribute on Airflow 3.2+, a storage option before)."""
+    conn_id = getattr(path, "conn_id", None)
+    return conn_id if conn_id is not None else (getattr(path, "storage_options", None) or {}).get("conn_id")
+
+
+def shown(path: ObjectStoragePath) -> str:
+    """``scheme://bucket/key``, the same on every Airflow version, and never with the connection id in it."""
+    return f"{path.protocol}://{str(path.path).lstrip('/')}"
+
+
 def with_conn_id(path: ObjectStoragePath, conn_id: str | None) -> ObjectStoragePath:
     """``path`` read through ``conn_id``; a path that names another connection is refused."""
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    if not conn_id or path.conn_id == conn_id:
+    named = path_conn_id(path)
+    if not conn_id or named == conn_id:
         return path
-    if path.conn_id:
+    if named:
         raise RiffusionInputError(
-            f"source {str(path)!r} names connection {path.conn_id!r} but source_conn_id is {conn_id!r}: keep one."
+            f"source {shown(path)!r} names connection {named!r} but source_conn_id is {conn_id!r}: keep one."
         )
     return ObjectStoragePath(path, conn_id=conn_id)
 
@@ -82,7 +94,7 @@ def prepare_object(
     path: ObjectStoragePath, file_name: str | None, content_type: str | None, max_bytes: int | None
 ) -> PreparedUpload:
     """An object in storage, checked like a local file (exists, one file, type, size)."""
-    where = str(path)
+    where = shown(path)
     fs = _filesystem(path, where)
     first = _open(fs, path, where)
     head, stream = peek(first.stream)
@@ -93,7 +105,6 @@ def prepare_object(
     except RiffusionInputError:
         stream.close()
         raise
-    _report_lineage(path)
 
     def reopen() -> Opened:
         again = _open(fs, path, where)
@@ -111,6 +122,7 @@ def prepare_object(
         content_type=content_type_for(kind, content_type),
         size=first.size,
         description=where,
+        uri=where,
         opener=reopener,
         max_bytes=max_bytes,
         release=reopener.release,
@@ -129,11 +141,12 @@ def _filesystem(path: ObjectStoragePath, where: str) -> AbstractFileSystem:
             else "install the Airflow provider that registers it, or attach one (airflow.sdk.io.attach)"
         )
         raise RiffusionInputError(
-            f"source {where!r} needs a filesystem for {protocol}://, and none is registered: {remedy}."
+            f"source {where!r} is an object-storage URI whose scheme {protocol}:// has no filesystem "
+            f"registered: {remedy}."
         ) from None
     except Exception as error:
         raise RiffusionInputError(
-            f"source {where!r} cannot be opened through connection {path.conn_id!r} "
+            f"source {where!r} cannot be opened through connection {path_conn_id(path)!r} "
             f"({describe_error(error)}): check the connection."
         ) from None
 
@@ -164,13 +177,3 @@ def _open(fs: AbstractFileSystem, path: ObjectStoragePath, where: str) -> Opened
         ) from None
     size = info.get("size")
     return Opened(cast(IO[bytes], stream), size if isinstance(size, int) else None)
-
-
-def _report_lineage(path: ObjectStoragePath) -> None:
-    """What ``ObjectStoragePath.open`` reports, once per upload rather than once per chunk read."""
-    try:
-        from airflow.providers.common.compat.sdk import get_hook_lineage_collector
-
-        get_hook_lineage_collector().add_input_asset(context=path, uri=str(path))
-    except Exception:  # lineage is a courtesy: it never fails an upload
-        log.debug("Could not report lineage for %s", path, exc_info=True)

@@ -113,6 +113,9 @@ class EmulatorApp:
             if request.method == "GET" and name == "requests":
                 with state.lock:
                     return json_response(200, list(state.requests))
+            if request.method == "GET" and name == "downloads":
+                with state.lock:
+                    return json_response(200, list(state.downloads))
             if request.method == "GET" and name == "stats":
                 with state.lock:
                     return json_response(200, {"connections": len(state.connections), "requests": len(state.requests)})

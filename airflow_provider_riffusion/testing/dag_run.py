@@ -104,6 +104,16 @@ def _decode_xcom(value: Any) -> Any:
     return decoded
 
 
+def _needs_stored_dags(dags_folder: Path) -> bool:
+    """Airflow 2's ``dags test`` does not store the DAGs, and an asset alias (DatasetAlias) outlet needs its
+    alias stored: reserialize first when a DAG file there uses one. Airflow 3 stores them itself."""
+    from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_0_PLUS
+
+    if AIRFLOW_V_3_0_PLUS:
+        return False
+    return any("AssetAlias(" in path.read_text(errors="replace") for path in dags_folder.glob("*.py"))
+
+
 def run_dag_test(
     dag_id: str,
     dags_folder: str | Path,
@@ -112,16 +122,24 @@ def run_dag_test(
     airflow_home: str | Path | None = None,
     timeout: float = 600,
 ) -> DagTestRun:
-    """``airflow db migrate`` then ``airflow dags test DAG_ID`` in a fresh home; never raises on DAG failure."""
+    """``airflow db migrate`` then ``airflow dags test DAG_ID`` in a fresh home; never raises on DAG failure.
+
+    On Airflow 2, when a DAG file in ``dags_folder`` declares an asset alias, ``airflow dags reserialize``
+    runs in between: there ``dags test`` does not store DAGs, and an alias's events need it stored.
+    """
     home = Path(airflow_home) if airflow_home else Path(tempfile.mkdtemp(prefix="airflow-home-"))
     home.mkdir(parents=True, exist_ok=True)
     run_env = airflow_env(home, Path(dags_folder).resolve(), env)
     airflow = airflow_executable()
-    migrate = subprocess.run(
-        [airflow, "db", "migrate"], env=run_env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if migrate.returncode != 0:
-        return DagTestRun(dag_id, migrate.returncode, migrate.stdout + migrate.stderr, home)
+    prepare = [["db", "migrate"]]
+    if _needs_stored_dags(Path(dags_folder)):
+        prepare.append(["dags", "reserialize"])
+    for args in prepare:
+        step = subprocess.run(
+            [airflow, *args], env=run_env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if step.returncode != 0:
+            return DagTestRun(dag_id, step.returncode, step.stdout + step.stderr, home)
     test = subprocess.run(
         [airflow, "dags", "test", dag_id],
         env=run_env,

@@ -160,6 +160,12 @@ class RiffusionEmulator:
             return [dict(entry) for entry in self._state.requests]
 
     @property
+    def downloads(self) -> list[dict[str, Any]]:
+        """Every download served: ``{"song_id", "format", "bytes"}``, oldest first."""
+        with self._state.lock:
+            return [dict(entry) for entry in self._state.downloads]
+
+    @property
     def connections(self) -> int:
         """Distinct TCP connections that carried at least one API request."""
         with self._state.lock:
@@ -181,6 +187,10 @@ class RiffusionEmulator:
     song_polls = _Setting()
     song_final_status = _Setting()
     """What a song's status says once generated (default ``completed``)."""
+    download_bytes = _Setting()
+    """About how many bytes a downloaded mp3 or wav has (default 64 KiB); streamed, never held."""
+    free_slots = _Setting()
+    """Free job slots of each account (default 3); at 0, compose and prompt answer 429."""
 
     # Test controls --------------------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:

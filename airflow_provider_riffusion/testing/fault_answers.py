@@ -21,6 +21,8 @@ DROP_AFTER = 64 * 1024
 """How much of a body a ``drop`` fault reads before cutting the connection."""
 TRICKLE_KEY = "riffusion.trickle"
 """The WSGI environ key that tells the server to send the answer one byte at a time."""
+CUT_KEY = "riffusion.cut"
+"""The WSGI environ key that tells the server to cut the connection after this many bytes of the body."""
 STREAM_KEY = "riffusion.stream"
 """The WSGI environ key that tells the server to stream a body of the Content-Length the app set."""
 DEFAULT_NESTING = 100_000
@@ -37,6 +39,8 @@ def fault_answer(fault: Fault, request: Request, state: EmulatorState, usual: Ca
             response.headers["Content-Type"] = f"{response.mimetype}; charset={fault.charset}"
         if fault.kind == "trickle":
             request.environ[TRICKLE_KEY] = (fault.seconds, state.stopping)
+        if fault.kind == "cut":
+            request.environ[CUT_KEY] = fault.size or 1000
         return response
     if fault.kind == "status":
         status = fault.response_status

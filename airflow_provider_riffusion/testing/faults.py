@@ -22,6 +22,7 @@ FAULT_KINDS = (
     "nested",
     "charset",
     "huge",
+    "cut",
 )
 """Every ``Fault.kind`` the emulator understands:
 
@@ -35,12 +36,13 @@ FAULT_KINDS = (
 - ``trickle``: the usual answer, its status line, headers and body sent one byte every ``seconds``;
 - ``nested``: 200 with JSON nested ``size`` levels deep (default 100,000);
 - ``charset``: the usual answer, with ``charset`` (default ``utf8mb4``) in its Content-Type;
-- ``huge``: 200 with a JSON body of ``size`` bytes (default 50 MB), streamed.
+- ``huge``: 200 with a JSON body of ``size`` bytes (default 50 MB), streamed;
+- ``cut``: the usual answer, its connection cut after ``size`` bytes of its body (default 1,000).
 """
 
 _DEFAULT_STATUS = {"status": 500, "html": 502, "malformed": 200, "missing_field": 200, "nested": 200, "huge": 200}
 _NO_ANSWER = ("hang", "drop", "drop_after_body")
-_USUAL_ANSWER = ("trickle", "charset")
+_USUAL_ANSWER = ("trickle", "charset", "cut")
 
 
 class ConnectionAborted(ConnectionError):

@@ -12,7 +12,10 @@ extra: ``pip install 'airflow-provider-riffusion[testing]'``.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -38,3 +41,23 @@ def riffusion_connection(
     connection = {"conn_type": "riffusion", "password": riffusion_emulator.token, "host": riffusion_emulator.base_url}
     monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", json.dumps(connection))
     yield riffusion_emulator
+
+
+@pytest.fixture(scope="session")
+def riffusion_airflow_db() -> Path:
+    """Airflow's metadata database, migrated once per test session, in the throwaway ``AIRFLOW_HOME`` that
+    the suite's ``conftest.py`` set before Airflow was imported; ``dag.test()`` needs it."""
+    home = os.environ.get("AIRFLOW_HOME", "")
+    if not home or Path(home).expanduser().resolve() == (Path.home() / "airflow").resolve():
+        pytest.fail(
+            "AIRFLOW_HOME is not a throwaway folder: set it at the top of conftest.py, before Airflow is imported "
+            "(README, 'Testing your DAGs'), so tests never touch ~/airflow."
+        )
+    from airflow_provider_riffusion.testing.dag_run import airflow_executable
+
+    migrated = subprocess.run(
+        [airflow_executable(), "db", "migrate"], env=os.environ.copy(), capture_output=True, text=True, check=False
+    )
+    if migrated.returncode != 0:
+        pytest.fail(f"airflow db migrate failed in {home}: {migrated.stdout[-2000:]}{migrated.stderr[-2000:]}")
+    return Path(home)

@@ -1,4 +1,5 @@
-"""The emulator's API endpoints: upload, upload status, compose, songs, download and accounts.
+"""The emulator's API endpoints: upload, upload status, compose, songs and accounts (``music_routes.py``:
+lyrics, prompts, free slots and downloads).
 
 Each handler checks what the real service would (accounts, parameters, content types, ranges)
 and raises ``ApiError`` for every error answer, so the order of checks reads top to bottom.
@@ -22,7 +23,8 @@ from werkzeug.wrappers import Request, Response
 
 from airflow_provider_riffusion.statuses import SONG_STEPS, UPLOAD_PENDING
 from airflow_provider_riffusion.testing.faults import ConnectionAborted
-from airflow_provider_riffusion.testing.http import bad_request, json_response, not_found
+from airflow_provider_riffusion.testing.http import ApiError, bad_request, json_response, not_found
+from airflow_provider_riffusion.testing.music_routes import MusicRoutes
 from airflow_provider_riffusion.testing.state import EmulatorState, SongJob, StoredUpload, UploadRecord, utc_now_iso
 
 READ_CHUNK = 1024 * 1024
@@ -69,12 +71,7 @@ def fake_lyrics(file_name: str) -> str:
     return f"{file_name} in the morning light\nsinging {file_name} through the night"
 
 
-def fake_mp3(song_id: str) -> bytes:
-    """A few bytes that look like an mp3 (ID3 header first)."""
-    return b"ID3\x04\x00\x00\x00\x00\x00\x00" + hashlib.sha256(song_id.encode()).digest() * 8
-
-
-class ApiRoutes:
+class ApiRoutes(MusicRoutes):
     """The endpoints, by method and path relative to the API base; all state lives in ``EmulatorState``."""
 
     def __init__(self, state: EmulatorState) -> None:
@@ -84,8 +81,8 @@ class ApiRoutes:
             ("GET", "music/upload-audio"): self.upload_status,
             ("POST", "music/create-compose"): self.create_compose,
             ("GET", "music"): self.get_music,
-            ("GET", "music/download"): self.download,
             ("GET", "accounts"): self.accounts,
+            **self.music_table(),
         }
 
     def resolve_user(self, given: Any, *, required: bool) -> str:
@@ -192,7 +189,9 @@ class ApiRoutes:
         )
 
     # Compose and songs ----------------------------------------------------------------------------
-    def create_compose(self, request: Request) -> Response:
+    @staticmethod
+    def read_json(request: Request) -> dict[str, Any]:
+        """A create call's JSON object, without its null fields."""
         if (request.content_length or 0) > _MAX_JSON_BODY:
             raise bad_request("The JSON body is too large")
         try:
@@ -201,7 +200,21 @@ class ApiRoutes:
             raise bad_request(f"The body is not valid JSON: {error}") from error
         if not isinstance(payload, dict):
             raise bad_request("The body must be a JSON object")
-        values = {key: value for key, value in payload.items() if value is not None}
+        return {key: value for key, value in payload.items() if value is not None}
+
+    def start_songs(self, user_id: str, title: str, lyrics: str, audio_upload_id: str | None) -> Response:
+        """Two song jobs, in the configured answer shape; 429 while the account has no free slot."""
+        if self.state.settings.free_slots <= 0:
+            raise ApiError(429, {"error": "All job slots of the account are busy", "code": 429})
+        created_at = utc_now_iso()
+        songs = [SongJob(str(uuid.uuid4()), user_id, title, lyrics, audio_upload_id, created_at) for _ in range(2)]
+        self.state.add_songs(songs)
+        if self.state.compose_shape == "job_id":
+            return json_response(200, {"job_id": songs[0].id, "user_id": user_id})
+        return json_response(200, {"jobs": [{"id": song.id} for song in songs]})
+
+    def create_compose(self, request: Request) -> Response:
+        values = self.read_json(request)
         self.check_compose(values)
         user_id = self.resolve_user(values.get("user_id", request.args.get("user_id")), required=False)
         audio_upload_id = values.get("audio_upload_id")
@@ -212,15 +225,7 @@ class ApiRoutes:
             return json_response(422, {"is_flagged": True, "reason": "moderation", "error": "Prompt moderated"})
 
         title = values.get("title") or " ".join(values["prompt_1"].split()[:6]).title()[:60]
-        created_at = utc_now_iso()
-        songs = [
-            SongJob(str(uuid.uuid4()), user_id, title, values.get("lyrics", ""), audio_upload_id, created_at)
-            for _ in range(2)
-        ]
-        self.state.add_songs(songs)
-        if self.state.compose_shape == "job_id":
-            return json_response(200, {"job_id": songs[0].id, "user_id": user_id})
-        return json_response(200, {"jobs": [{"id": song.id} for song in songs]})
+        return self.start_songs(user_id, title, values.get("lyrics", ""), audio_upload_id)
 
     @staticmethod
     def check_compose(values: dict[str, Any]) -> None:
@@ -274,14 +279,6 @@ class ApiRoutes:
                 }
             ],
         )
-
-    def download(self, request: Request) -> Response:
-        song_id = request.args.get("id")
-        if not song_id:
-            raise bad_request("Parameter id is required")
-        if not self.state.has_song(song_id):
-            raise not_found(f"Song {song_id!r} not found")
-        return Response(fake_mp3(song_id), status=200, mimetype="audio/mpeg")
 
     # Accounts -------------------------------------------------------------------------------------
     def account_body(self, user_id: str) -> dict[str, Any]:

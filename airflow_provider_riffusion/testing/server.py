@@ -23,7 +23,7 @@ from werkzeug.exceptions import ClientDisconnected
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wsgi import get_input_stream
 
-from airflow_provider_riffusion.testing.fault_answers import STREAM_KEY, TRICKLE_KEY
+from airflow_provider_riffusion.testing.fault_answers import CUT_KEY, STREAM_KEY, TRICKLE_KEY
 
 log = logging.getLogger("airflow_provider_riffusion.testing")
 
@@ -123,14 +123,20 @@ class KeepAliveHandler(WSGIRequestHandler):
             declared = False
             self.close_connection = True
         try:
-            self._send(captured, payload, declared, environ.get(TRICKLE_KEY))
+            self._send(captured, payload, declared, environ.get(TRICKLE_KEY), environ.get(CUT_KEY))
         except (ConnectionError, TimeoutError, OSError):
             self.close_connection = True  # the client stopped reading (it refused a huge body): fine
 
     def _send(
-        self, captured: dict[str, Any], payload: Iterable[bytes], declared: bool, trickle: tuple[float, Any] | None
+        self,
+        captured: dict[str, Any],
+        payload: Iterable[bytes],
+        declared: bool,
+        trickle: tuple[float, Any] | None,
+        cut: int | None = None,
     ) -> None:
-        """Write the answer: at once, streamed (a sized body), or one byte at a time (a trickle fault)."""
+        """Write the answer: at once, streamed (a sized body), one byte at a time (a trickle fault), or only
+        its first ``cut`` bytes of body before the connection is shut (a cut fault)."""
         code, _, reason = captured["status"].partition(" ")
         body = b"" if self.command == "HEAD" else b"".join(payload) if not declared or trickle else None
         lines = [f"{self.protocol_version} {code} {reason}"]
@@ -147,8 +153,17 @@ class KeepAliveHandler(WSGIRequestHandler):
                     break
             return
         self.wfile.write(head)
+        left = cut
         for chunk in [body] if body is not None else payload:
+            if left is not None:
+                chunk, left = chunk[:left], left - min(left, len(chunk))
             self.wfile.write(chunk)
+            if left == 0:
+                self.wfile.flush()
+                with contextlib.suppress(OSError):
+                    self.request.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """No access log: it is noise in test output (and URLs are not the emulator's to print)."""

@@ -83,6 +83,8 @@ class Settings:
     pending_seconds: float = 0.0
     song_polls: int = 1
     song_final_status: str = SONG_STEPS[-1]
+    download_bytes: int = 64 * 1024
+    free_slots: int = 3
 
 
 def check_setting(name: str, value: Any) -> Any:
@@ -95,7 +97,7 @@ def check_setting(name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be a boolean")
         return value
-    if name in ("pending_polls", "song_polls"):
+    if name in ("pending_polls", "song_polls", "download_bytes", "free_slots"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be an int >= 0")
         return value
@@ -124,6 +126,7 @@ class EmulatorState:
     uploads_by_chain_id: dict[str, StoredUpload] = field(default_factory=dict)
     songs: dict[str, SongJob] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    downloads: list[dict[str, Any]] = field(default_factory=list)
     connections: set[int] = field(default_factory=set)
     _round_robin: Iterator[str] = field(default_factory=lambda: iter(()))
 
@@ -162,6 +165,10 @@ class EmulatorState:
     def note_request(self, method: str, path: str, query: dict[str, str], status: int) -> None:
         with self.lock:
             self.requests.append({"method": method, "path": path, "query": query, "status": status})
+
+    def note_download(self, song_id: str, download_format: str, size: int) -> None:
+        with self.lock:
+            self.downloads.append({"song_id": song_id, "format": download_format, "bytes": size})
 
     def note_connection(self, connection_id: int) -> None:
         with self.lock:
@@ -211,12 +218,13 @@ class EmulatorState:
 
     # Reset ----------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget uploads, songs, the request log, seen connections and pending faults (settings stay)."""
+        """Forget uploads, songs, downloads, the request log, seen connections and pending faults (settings stay)."""
         with self.lock:
             self.uploads.clear()
             self.uploads_by_status_id.clear()
             self.uploads_by_chain_id.clear()
             self.songs.clear()
             self.requests.clear()
+            self.downloads.clear()
             self.connections.clear()
             self.faults.clear()

@@ -146,6 +146,23 @@ class _RiffusionPollTrigger(BaseTrigger):
     def _scrubbed(self, error: BaseException) -> BaseException:
         return self._settings.scrub(error) if self._settings is not None else error
 
+    def abandons(self) -> str:
+        """What this wait watches, for the log line of :meth:`on_kill`."""
+        raise NotImplementedError
+
+    async def on_kill(self) -> None:
+        """Airflow 3.3+: the task was cleared or marked failed (or success) while deferred.
+
+        The triggerer has already cancelled the wait, so polling stopped at once. The Riffusion API has
+        no call that cancels a job, so the job goes on upstream: the log line names it, and a rerun of a
+        durable task reattaches to it instead of paying for another.
+        """
+        self.log.warning(
+            "Stopped waiting for %s: the task was cleared or marked while deferred. The Riffusion API has no "
+            "cancel call, so the job goes on upstream; a rerun of the task reattaches to it (durable, Airflow 3.3+).",
+            self.abandons(),
+        )
+
 
 class UploadCompletedTrigger(_RiffusionPollTrigger):
     """Poll an upload's status until it is processed (the sensor's rule), in the triggerer."""
@@ -160,6 +177,9 @@ class UploadCompletedTrigger(_RiffusionPollTrigger):
             f"{type(self).__module__}.{type(self).__qualname__}",
             {"job_id": self.job_id, "fail_on_flagged": self.fail_on_flagged, **self._common_kwargs()},
         )
+
+    def abandons(self) -> str:
+        return f"upload {self.job_id}"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_riffusion.client.endpoints import UPLOAD_STATUS
@@ -186,6 +206,9 @@ class SongsCompletedTrigger(_RiffusionPollTrigger):
             f"{type(self).__module__}.{type(self).__qualname__}",
             {"job_ids": list(self.job_ids), **self._common_kwargs()},
         )
+
+    def abandons(self) -> str:
+        return f"compose jobs {self.job_ids}"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_riffusion.client.endpoints import SONGS, require_id
@@ -216,8 +239,36 @@ class SongsCompletedTrigger(_RiffusionPollTrigger):
         yield TriggerEvent(await self._event(poller, check, "songs"))
 
 
-def result_from_event(event: Any, *, expected: str, sensor_timeout: bool = False) -> Any:
-    """Validate a trigger's event; return its payload on success, raise the matching error otherwise."""
+class SlotAvailableTrigger(_RiffusionPollTrigger):
+    """Poll ``GET scheduler/available`` until an account (``user_id``'s, when given) has a free job slot."""
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (f"{type(self).__module__}.{type(self).__qualname__}", self._common_kwargs())
+
+    def abandons(self) -> str:
+        return "a free job slot (nothing was started)"
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_riffusion.client.endpoints import SCHEDULER_AVAILABLE
+
+        poller = self._poller("A free job slot")
+        account = self.user_id
+
+        async def check(request: Request) -> int | None:
+            free = (await request(SCHEDULER_AVAILABLE))["free"]
+            slots = int(free.get(account, 0)) if account else sum(free.values())
+            poller.note("Free job slots", slots)
+            return slots or None
+
+        yield TriggerEvent(await self._event(poller, check, "free"))
+
+
+def result_from_event(event: Any, *, expected: str, sensor_timeout: bool = False, timed_out: Any = None) -> Any:
+    """Validate a trigger's event; return its payload on success, raise the matching error otherwise.
+
+    ``timed_out(message)`` makes the error of a timeout event (an operator's, which knows whether a
+    retry would reattach); by default it is the fatal ``RiffusionFinalWaitTimeoutError``.
+    """
     if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
         raise exceptions.RiffusionError(
             f"The trigger sent an event this provider does not understand: {event!r:.200}. "
@@ -233,7 +284,7 @@ def result_from_event(event: Any, *, expected: str, sensor_timeout: bool = False
             from airflow.providers.common.compat.sdk import AirflowSensorTimeout
 
             raise AirflowSensorTimeout(message)
-        raise exceptions.RiffusionWaitTimeoutError(message)
+        raise timed_out(message) if timed_out is not None else exceptions.RiffusionFinalWaitTimeoutError(message)
     error_class = getattr(exceptions, str(event.get("error_class")), None)
     if not (isinstance(error_class, type) and issubclass(error_class, exceptions.RiffusionError)):
         error_class = exceptions.RiffusionError

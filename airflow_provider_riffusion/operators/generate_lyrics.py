@@ -1,0 +1,54 @@
+"""GenerateLyricsOperator: lyrics for a prompt (``POST music/generate-lyrics``), for a compose to sing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+class GenerateLyricsOperator(BaseOperator):
+    """
+    Write lyrics for a prompt, or rework given ones.
+
+    :param prompt: What the lyrics are about (templated, required).
+    :param lyrics: Lyrics to rework (templated), e.g. an upload's transcribed ``lyrics``.
+    :param user_id: The Riffusion account (templated); defaults to the connection's ``user_id``.
+    :param riffusion_conn_id: The Airflow connection of type ``riffusion``.
+
+    Returns ``lyrics`` and the raw ``response``; ``generate.output["lyrics"]`` feeds a compose.
+    """
+
+    template_fields: Sequence[str] = ("prompt", "lyrics", "user_id")
+    ui_color = "#fff1d1"
+
+    def __init__(
+        self,
+        *,
+        prompt: str,
+        lyrics: str | None = None,
+        user_id: str | None = None,
+        riffusion_conn_id: str = "riffusion_default",
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("multiple_outputs", True)
+        super().__init__(**kwargs)
+        self.prompt = prompt
+        self.lyrics = lyrics
+        self.user_id = user_id
+        self.riffusion_conn_id = riffusion_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+
+        hook = RiffusionHook(riffusion_conn_id=self.riffusion_conn_id)
+        try:
+            result = hook.generate_lyrics(self.prompt, lyrics=self.lyrics or None, user_id=self.user_id)
+        finally:
+            hook.close()
+        self.log.info("Lyrics (%d lines): %s", len(result["lyrics"].splitlines()), result["lyrics"][:200])
+        return result

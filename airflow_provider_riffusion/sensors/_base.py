@@ -1,0 +1,162 @@
+"""What the provider's sensors share: the hook, the poller and its error count, poke-once-then-defer.
+
+A sensor only reads: its retries, reschedules and deferrals never submit anything, which is what
+keeps a DAG that waits in a sensor task of its own safe on every Airflow version.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from airflow_provider_riffusion.polling import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
+
+    from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+    from airflow_provider_riffusion.polling import Poller
+
+ERRORS_KEY = "riffusion_consecutive_errors"
+"""Where a rescheduled sensor keeps its count of failed polls in a row (the task state store)."""
+
+
+class RiffusionBaseSensor(BaseSensorOperator):
+    """Poke, reschedule or deferrable; subclasses say what one check is, what the trigger is, and the event key."""
+
+    event_key = "result"
+
+    def __init__(
+        self,
+        *,
+        user_id: str | None = None,
+        riffusion_conn_id: str = "riffusion_default",
+        max_consecutive_errors: int | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float | timedelta = DEFAULT_POLL_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        from airflow_provider_riffusion.polling import floored_interval
+
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self.poke_interval = floored_interval(float(self.poke_interval), self.log, "poke_interval")
+        self.user_id = user_id
+        self.riffusion_conn_id = riffusion_conn_id
+        self.max_consecutive_errors = _checked_error_limit(self.task_id, self.mode, deferrable, max_consecutive_errors)
+        self.deferrable = deferrable
+
+    @property
+    def hook(self) -> RiffusionHook:
+        """A hook per sensor instance (and so one HTTP session for every poke of one ``execute``)."""
+        if not hasattr(self, "_hook"):
+            from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+
+            self._hook = RiffusionHook(riffusion_conn_id=self.riffusion_conn_id)
+        return self._hook
+
+    def check(self, poller: Poller[Any]) -> Any:
+        """One check of the job: its result once done, None while it is not."""
+        raise NotImplementedError
+
+    def trigger(self, deadline: float) -> BaseTrigger:
+        """The trigger a deferrable wait hands over to."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def _poller(self, context: Context) -> Poller[Any]:
+        """The wait's rules, created at the first poke; a rescheduled sensor reads its blip count back."""
+        if not hasattr(self, "_poll_state"):
+            from airflow_provider_riffusion.polling import Poller
+
+            self._poll_state: Poller[Any] = Poller(
+                self.describe(),
+                log=self.log,
+                poll_interval=float(self.poke_interval),
+                max_consecutive_errors=self.max_consecutive_errors,
+                errors=_carried_errors(self, context),
+            )
+        return self._poll_state
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        from airflow_provider_riffusion.polling import Outcome
+
+        poller = self._poller(context)
+        poller.what = self.describe()
+        errors_before = poller.errors
+        try:
+            result = poller.observe(Outcome.of(lambda: self.check(poller)))
+        finally:
+            store = _state_store(self, context)
+            if store is not None and poller.errors != errors_before:
+                store.set(ERRORS_KEY, {"try_number": _try_number(context), "errors": poller.errors})
+        return PokeReturnValue(is_done=result is not None, xcom_value=result)
+
+    def execute(self, context: Context) -> Any:
+        try:
+            if not self.deferrable:
+                return super().execute(context)
+            # Poke once on the worker: a job that is already done needs no triggerer round trip.
+            first = self.poke(context)
+            if first.is_done:
+                return first.xcom_value
+            self.defer(
+                # The deferral timeout ends the wait as a sensor timeout; the trigger's own deadline is
+                # the same instant, from the same setting, so the two cannot disagree.
+                trigger=self.trigger(time.time() + float(self.timeout)),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=float(self.timeout)),
+            )
+        finally:
+            self.hook.close()
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger: its one event is validated before use."""
+        from airflow_provider_riffusion.triggers.riffusion import result_from_event
+
+        return result_from_event(event, expected=self.event_key, sensor_timeout=True)
+
+    def trigger_kwargs(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "riffusion_conn_id": self.riffusion_conn_id,
+            "poll_interval": float(self.poke_interval),
+            "max_consecutive_errors": self.max_consecutive_errors,
+        }
+
+
+def _state_store(sensor: RiffusionBaseSensor, context: Context) -> Any:
+    """The task state store when the count must outlive a poke (reschedule mode, Airflow 3.3+), else None."""
+    return context.get("task_state_store") if sensor.mode == "reschedule" else None
+
+
+def _try_number(context: Context) -> int:
+    return int(getattr(context.get("ti"), "try_number", 0) or 0)
+
+
+def _carried_errors(sensor: RiffusionBaseSensor, context: Context) -> int:
+    """The failed polls in a row of this try's earlier pokes; the store outlives tries, the count does not."""
+    store = _state_store(sensor, context)
+    kept = store.get(ERRORS_KEY) if store is not None else None
+    if isinstance(kept, dict) and kept.get("try_number") == _try_number(context):
+        return int(kept.get("errors") or 0)
+    return 0
+
+
+def _checked_error_limit(task_id: str, mode: str, deferrable: bool, given: int | None) -> int:
+    """``max_consecutive_errors``, refused where it cannot be honoured (reschedule mode before Airflow 3.3)."""
+    from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_3_PLUS
+
+    if mode != "reschedule" or deferrable or AIRFLOW_V_3_3_PLUS:
+        return DEFAULT_MAX_CONSECUTIVE_ERRORS if given is None else int(given)
+    if given:
+        raise ValueError(
+            f"{task_id}: max_consecutive_errors={given} cannot be kept across reschedules before Airflow 3.3 "
+            "(no task state store): leave it unset (a failed poke then fails the task), or use mode='poke'."
+        )
+    return 0
