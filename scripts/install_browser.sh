@@ -15,22 +15,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 if [ ! -x /usr/bin/chromium ]; then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "install_browser.sh: /usr/bin/chromium is missing and apt-get is not available; install Chromium yourself" >&2
-        exit 1
-    fi
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then
-            sudo="sudo"
-        else
-            echo "install_browser.sh: /usr/bin/chromium is missing; run as root: apt-get install chromium" >&2
-            exit 1
-        fi
-    fi
-    echo "install_browser.sh: installing Debian's chromium"
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+    bash scripts/apt_install.sh install_browser.sh chromium fonts-liberation
 fi
 
 if ! "$venv/bin/python" -c "import playwright.sync_api" >/dev/null 2>&1; then

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Build the sdist and the wheel, check them with twine, install the wheel (with its testing extra) into a
+# clean venv beside Airflow, and smoke-test it there: Airflow lists the provider, and the example DAG
+# runs end to end against the emulator. Needs scripts/bootstrap.sh's venv for uv, build and twine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${RIFFUSION_VENV:-.venv}"
+airflow_version="${AIRFLOW_VERSION:-3.3.2}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/riffusion-package-XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+"$venv/bin/uv" pip install --quiet --python "$venv/bin/python" build twine
+"$venv/bin/python" -m build --sdist --wheel --outdir "$work/dist" . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+"$venv/bin/python" -m twine check --strict "$work"/dist/*
+wheel=$(ls "$work"/dist/*.whl)
+python3 -m venv "$work/venv"
+"$venv/bin/uv" pip install --quiet --compile-bytecode --python "$work/venv/bin/python" \
+    "${wheel}[testing]" "apache-airflow==${airflow_version}"
+export AIRFLOW_HOME="$work/airflow-home"
+( cd "$work" && "$work/venv/bin/airflow" providers list --output json ) | "$work/venv/bin/python" -c '
+import json, sys
+names = [p["package_name"] for p in json.load(sys.stdin)]
+assert "airflow-provider-riffusion" in names, names
+print("airflow providers list: airflow-provider-riffusion is there")'
+mkdir "$work/dags"
+cp example_dags/*.py "$work/dags/"
+( cd "$work" && PATH="$work/venv/bin:$PATH" "$work/venv/bin/python" - <<'PY'
+import json, tempfile
+from pathlib import Path
+
+from airflow_provider_riffusion.testing import RiffusionEmulator
+from airflow_provider_riffusion.testing.dag_run import run_dag_test
+
+import airflow_provider_riffusion
+
+assert "site-packages" in airflow_provider_riffusion.__file__, airflow_provider_riffusion.__file__  # the wheel's
+with RiffusionEmulator(token="wheel-token", pending_polls=1, song_polls=1) as emu:
+    run = run_dag_test(
+        "riffusion_upload_compose",
+        Path.cwd() / "dags",
+        airflow_home=Path(tempfile.mkdtemp()),
+        env={
+            "AIRFLOW_CONN_RIFFUSION_DEFAULT": json.dumps({"conn_type": "riffusion", "password": "wheel-token", "host": emu.base_url}),
+            "RIFFUSION_EXAMPLE_POLL_SECONDS": "1",
+            "RIFFUSION_EXAMPLE_SONGS": tempfile.mkdtemp(),
+        },
+    )
+    assert run.succeeded, run.output[-3000:]
+    print(f"example DAG from the wheel: {run.state()}, {len(emu.uploads)} upload, {len(emu.downloads)} downloads")
+PY
+)
