@@ -17,6 +17,7 @@ triggers' events (stored in the metadata database), for the same failure kinds.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import time
@@ -33,7 +34,7 @@ from airflow_provider_riffusion.sensors.riffusion import UploadCompletedSensor
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
 from airflow_provider_riffusion.testing.dag_run import DagTestRun, run_dag_test
 from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger, UploadCompletedTrigger
-from tests.support import TOKEN, connection_json, task_context, write_wav
+from tests.support import TOKEN, connection_json, task_context, without_airflows_mask_requests, write_wav
 
 REPO = Path(__file__).resolve().parent.parent
 WRONG_TOKEN = "tok-WRONG-31c4b7e0aa"
@@ -64,7 +65,7 @@ ECHOING_429 = Fault(
 
 def scanned_texts(run: DagTestRun) -> dict[str, str]:
     """Everything a run left that a person or another system could read, by where it came from."""
-    texts = {"airflow dags test output": run.output}
+    texts = {"airflow dags test output": without_airflows_mask_requests(run.output)}
     for path in sorted(run.airflow_home.rglob("*")):
         if path.is_file():  # logs, airflow.cfg, and the SQLite database byte for byte
             texts[f"file {path.relative_to(run.airflow_home)}"] = path.read_bytes().decode("utf-8", "replace")
@@ -96,6 +97,9 @@ def exception_texts(log: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for name, message in re.findall(r"airflow_provider_riffusion\.exceptions\.(\w+): (.*)", log):
         found.setdefault(name, []).append(message)
+    # Airflow 3.0 prints tracebacks with rich: the bare class name, the message wrapped up to a blank line.
+    for name, message in re.findall(r"^(Riffusion\w+): (.*?)\n\n", log, flags=re.MULTILINE | re.DOTALL):
+        found.setdefault(name, []).append(" ".join(message.split()))
     return found
 
 
@@ -222,6 +226,55 @@ def test_exceptions_never_carry_the_token(
     assert "***" in (raised.value.api_error or ""), "the API's text is kept, scrubbed"
     if status != 401:  # the 401 message does not repeat the API's text ("Unauthorized")
         assert "***" in str(raised.value)
+
+
+def traceback_with_locals(error: BaseException) -> str:
+    """The exception as a console that shows every frame's locals prints it (Airflow 3.0's console logs)."""
+    from rich.console import Console
+    from rich.traceback import Traceback
+
+    console = Console(file=io.StringIO(), width=400, color_system=None)
+    console.print(Traceback.from_exception(type(error), error, error.__traceback__, show_locals=True))
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+ECHOED_IN_2XX = Fault(
+    method="GET", path="music", kind="status", status=200, body=f"<html>signed in as Bearer {TOKEN}</html>", times=100
+)
+"""A 2xx that is not JSON (a login page echoing the token): its body is in the frames that refuse it."""
+
+
+@pytest.mark.parametrize(
+    "fault", [echo(429, "GET", "music"), echo(400, "GET", "music"), ECHOED_IN_2XX], ids=["429", "400", "2xx"]
+)
+def test_a_traceback_showing_every_frames_locals_carries_no_token(echoing: RiffusionEmulator, fault: Fault) -> None:
+    echoing.inject(fault)  # the test's own frame holds the fault: each path catches its error in a frame of its own
+
+    def sync() -> str:
+        try:
+            RiffusionHook().get_songs("job-1")
+        except exc.RiffusionError as error:
+            return traceback_with_locals(error)
+        raise AssertionError("the sync path did not fail")
+
+    async def deferred() -> str:
+        from airflow_provider_riffusion.client.async_transport import AsyncTransport
+        from airflow_provider_riffusion.client.endpoints import SONGS
+
+        settings = RiffusionHook().settings
+        transport = AsyncTransport(settings, keepalive=60)
+        await transport.open()
+        try:
+            await transport.send(SONGS.call(settings, None, id="job-1"))
+        except exc.RiffusionError as error:
+            return traceback_with_locals(error)
+        finally:
+            await transport.close()
+        raise AssertionError("the deferred path did not fail")
+
+    for text in (sync(), asyncio.run(deferred())):
+        assert "body = b'" in text, "the frames' locals were not shown"
+        assert TOKEN not in text and TOKEN[:12] not in text
 
 
 def test_upload_status_failed_exception_carries_no_token(echoing: RiffusionEmulator, tmp_path: Path) -> None:

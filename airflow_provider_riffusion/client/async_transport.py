@@ -73,7 +73,7 @@ class AsyncTransport:
             async with self._session.request(
                 call.method, call.url, params=call.params, json=call.json, headers=call.headers, proxy=self._proxy
             ) as response:
-                body = await _read_capped(response.content)
+                body = call.settings.redact_bytes(await _read_capped(response.content))
                 status, headers = response.status, response.headers
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise network_error(call, _kind(error), error, attempt) from None

@@ -52,7 +52,7 @@ def send(session: requests.Session, call: ApiCall, attempt: int = 1) -> Any:
                 stream=True,
             )
             with response:
-                body = _read_capped(response)
+                body = settings.redact_bytes(_read_capped(response))
     except SourceReadError as error:
         raise settings.scrub(error.riffusion_error(call.what, attempt)) from None
     except requests.RequestException as error:
@@ -82,7 +82,7 @@ def stream(
                 if 200 <= response.status_code < 300:
                     alarm.cancelled = True
                     return consume(response.headers, response.iter_content(READ_CHUNK * 16))
-                body = _read_capped(response)
+                body = settings.redact_bytes(_read_capped(response))
     except requests.RequestException as error:
         raise network_error(call, "timeout" if alarm.fired else _kind(error), error, attempt) from None
     status, headers = response.status_code, response.headers
