@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_riffusion.testing import RiffusionEmulator
-from tests.support import REVISIONS, TOKEN, connection_json, write_wav
+from tests.support import EACH_REVISION, TOKEN, connection_json, write_wav
 
 
-@pytest.fixture(params=REVISIONS)
+@pytest.fixture(params=EACH_REVISION)
 def emulator(request: pytest.FixtureRequest) -> Iterator[RiffusionEmulator]:
     """The emulator in each API revision, answering pending once before complete."""
     with RiffusionEmulator(revision=request.param, token=TOKEN, pending_polls=1, song_polls=1) as emu:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+
+import pytest
+
+from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_1_PLUS
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -15,7 +20,20 @@ if TYPE_CHECKING:
 TOKEN = "tok-SECRET-5d1f0c7a9e"
 """A distinctive token: tests search logs, XComs and messages for it."""
 
+AIRFLOWS_OWN_MASK_REQUESTS = re.compile(r"^.*\[debug\s*\] Sending request\s+msg=MaskSecret\(.*$", re.MULTILINE)
+"""Airflow 3.0's ``dags test`` logs, at debug level, each value it is asked to mask (its in-process comms print
+every request; the record is Airflow's, before any task code sees the value); 3.1 no longer does."""
+
+
+def without_airflows_mask_requests(text: str) -> str:
+    """A run's output as a token scan should read it: without Airflow 3.0's own echo of what it masks."""
+    return text if AIRFLOW_V_3_1_PLUS else AIRFLOWS_OWN_MASK_REQUESTS.sub("", text)
+
+
 REVISIONS = ("2025-02-17", "2025-02-25")
+EACH_REVISION = (pytest.param(REVISIONS[0], marks=pytest.mark.once), REVISIONS[1])
+"""Both revisions as test parameters; the older one is `once`: Airflow never sees which revision answered, so
+the other Airflow minors run only the newer."""
 
 FAST_RETRIES = {"retry_min_delay": 0.01, "retry_max_delay": 0.05, "max_attempts": 3, "timeout": 5}
 
