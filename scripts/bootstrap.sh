@@ -18,7 +18,12 @@ case "$airflow_version" in
     # Airflow 3.0's ObjectStoragePath refuses every scheme with universal-pathlib 0.3 ("detected protocol ...
     # which is incompatible"), which its requirements do not exclude; 3.1 onwards work with it. And 3.0
     # builds no provider's connection form without the FAB provider (3.1 mocks what it lacks).
-    3.0.*) extra+=("universal-pathlib<0.3" "apache-airflow-providers-fab") ;;
+    # Both also lack upper bounds that Airflow's constraints files supply (we cannot fetch those here): with
+    # the newest fastapi and cadwyn, 3.0's in-process execution API (`airflow dags test`) rejects every
+    # request body, and 3.2's fails on pydantic's discriminator or, with svcs 26.2 (which detaches its
+    # registry when a lifespan ends), loses its service registry before the first task reports back.
+    3.0.*) extra+=("universal-pathlib<0.3" "apache-airflow-providers-fab" "cadwyn<6" "fastapi<0.118") ;;
+    3.2.*) extra+=("fastapi<0.137" "svcs<26.2") ;;
 esac
 "$venv/bin/uv" pip install --quiet --compile-bytecode --python "$venv/bin/python" -e ".[dev]" \
     "apache-airflow==${airflow_version}" ${extra[@]+"${extra[@]}"}

@@ -8,11 +8,18 @@ import pytest
 
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
 from airflow_provider_riffusion.testing.dag_run import run_dag_test
+from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
 from tests.support import FAST_RETRIES, TOKEN, connection_json, write_wav
 
 pytestmark = pytest.mark.airflow_cli
 
 
+@pytest.mark.xfail(
+    AIRFLOW_V_3_0_PLUS and not AIRFLOW_V_3_1_PLUS,
+    reason="apache/airflow#58777: Airflow 3.0's `dags test` (only) hands a reschedule-mode sensor its first "
+    "reschedule date as a string, so any sensor's second poke there fails",
+    strict=True,
+)
 def test_poke_and_reschedule_modes_wait_for_the_upload(tmp_path: Path) -> None:
     audio = write_wav(tmp_path / "modes.wav")
     with RiffusionEmulator(token=TOKEN, pending_polls=2) as emu:

@@ -105,11 +105,12 @@ def _decode_xcom(value: Any) -> Any:
 
 
 def _needs_stored_dags(dags_folder: Path) -> bool:
-    """Airflow 2's ``dags test`` does not store the DAGs, and an asset alias (DatasetAlias) outlet needs its
-    alias stored: reserialize first when a DAG file there uses one. Airflow 3 stores them itself."""
-    from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_0_PLUS
+    """Before Airflow 3.1, ``dags test`` stores only the DAG it runs, yet an asset alias outlet needs its alias
+    stored (Airflow 2), and an asset event queues only DAGs stored as scheduled on it (3.0): reserialize first
+    when a DAG file there uses an alias. From 3.1 ``dags test`` stores the whole folder itself."""
+    from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_1_PLUS
 
-    if AIRFLOW_V_3_0_PLUS:
+    if AIRFLOW_V_3_1_PLUS:
         return False
     return any("AssetAlias(" in path.read_text(errors="replace") for path in dags_folder.glob("*.py"))
 
@@ -124,8 +125,8 @@ def run_dag_test(
 ) -> DagTestRun:
     """``airflow db migrate`` then ``airflow dags test DAG_ID`` in a fresh home; never raises on DAG failure.
 
-    On Airflow 2, when a DAG file in ``dags_folder`` declares an asset alias, ``airflow dags reserialize``
-    runs in between: there ``dags test`` does not store DAGs, and an alias's events need it stored.
+    Before Airflow 3.1, when a DAG file in ``dags_folder`` declares an asset alias, ``airflow dags reserialize``
+    runs in between: there ``dags test`` stores only the DAG it runs, and an alias's events need the rest.
     """
     home = Path(airflow_home) if airflow_home else Path(tempfile.mkdtemp(prefix="airflow-home-"))
     home.mkdir(parents=True, exist_ok=True)
