@@ -240,7 +240,7 @@ def collector(monkeypatch: pytest.MonkeyPatch) -> Any:
     """A real hook lineage collector for the test (Airflow hands out a no-op one unless a reader is registered)."""
     from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collector
 
-    if importlib.util.find_spec("airflow.sdk.lineage") is not None:  # Airflow 3.2+
+    if importlib.util.find_spec("airflow.sdk") and importlib.util.find_spec("airflow.sdk.lineage"):  # Airflow 3.2+
         from airflow.sdk.lineage import HookLineageCollector
 
         fresh = HookLineageCollector()
