@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
-# Before anything imports Airflow: the suite never reads or writes the developer's AIRFLOW_HOME.
+# Before anything imports Airflow: the suite never reads or writes the developer's AIRFLOW_HOME, and
+# leaves no home of its own behind.
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="riffusion-tests-airflow-home-")
 os.environ.pop("AIRFLOW_CONFIG", None)
 # The emulator answers at once: the suite's waits poll every 10 ms, below the 1 s floor meant for the
@@ -19,6 +22,8 @@ import pytest
 
 from airflow_provider_riffusion.testing import RiffusionEmulator
 from tests.support import EACH_REVISION, TOKEN, connection_json, write_wav
+
+atexit.register(shutil.rmtree, os.environ["AIRFLOW_HOME"], ignore_errors=True)
 
 
 @pytest.fixture(params=EACH_REVISION)
