@@ -24,16 +24,12 @@ from airflow_provider_riffusion.exceptions import (
     RiffusionWaitTimeoutError,
 )
 from airflow_provider_riffusion.statuses import Progress, song_progress, songs_progress, upload_progress
+from airflow_provider_riffusion.wait_defaults import (
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    DEFAULT_POLL_INTERVAL,
+)
 
 T = TypeVar("T")
-
-DEFAULT_POLL_INTERVAL = 10.0
-DEFAULT_UPLOAD_TIMEOUT = 15 * 60.0
-"""The docs: a track still processing after about 10 minutes will likely never finish."""
-DEFAULT_SONGS_TIMEOUT = 30 * 60.0
-DEFAULT_MAX_CONSECUTIVE_ERRORS = 3
-DEFAULT_MIN_POLL_INTERVAL = 1.0
-"""The shortest pause between polls (``[riffusion] min_poll_interval``): 0 would poll the API in a hot loop."""
 
 
 def is_blip(error: BaseException) -> bool:
@@ -41,23 +37,6 @@ def is_blip(error: BaseException) -> bool:
     return isinstance(error, (RiffusionTransientError, RiffusionResponseError)) and not isinstance(
         error, RiffusionFatalError
     )
-
-
-def min_poll_interval() -> float:
-    """The floor on poll intervals, from ``[riffusion] min_poll_interval`` (seconds, more than 0)."""
-    from airflow.providers.common.compat.sdk import conf
-
-    value = conf.getfloat("riffusion", "min_poll_interval", fallback=DEFAULT_MIN_POLL_INTERVAL)
-    return value if value > 0 else DEFAULT_MIN_POLL_INTERVAL
-
-
-def floored_interval(seconds: float, log: Any, what: str) -> float:
-    """``seconds``, raised to the floor with a warning, so no setting makes a wait poll without pause."""
-    floor = min_poll_interval()
-    if seconds < floor:
-        log.warning("%s=%g s is below the floor of %g s: polling every %g s.", what, seconds, floor, floor)
-        return floor
-    return seconds
 
 
 @dataclass

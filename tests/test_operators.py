@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,3 +113,22 @@ def test_templated_fields_are_the_documented_ones() -> None:
     }
     assert set(UploadCompletedSensor.template_fields) == {"job_id", "user_id"}
     assert {"prompt_1", "lyrics", "title", "audio_upload_id", "user_id"} <= set(CreateComposeOperator.template_fields)
+
+
+def test_parsing_the_example_dag_loads_no_client_hook_poller_or_trigger(tmp_path: Path) -> None:
+    """DAG files import the operators at every parse: what only a running task needs must load then."""
+    example = Path(__file__).resolve().parent.parent / "example_dags" / "riffusion_upload_compose.py"
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('example', {str(example)!r})\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('airflow_provider_riffusion.'))))\n"
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "RIFFUSION_EXAMPLE_TRACKS": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = set(result.stdout.split())
+
+    assert "airflow_provider_riffusion.operators.upload_audio" in loaded  # the parse did run
+    heavy = {"polling", "hooks.riffusion", "triggers.riffusion", "client.sync_transport", "client.normalize"}
+    assert not {f"airflow_provider_riffusion.{name}" for name in heavy} & loaded

@@ -12,11 +12,10 @@ from airflow_provider_riffusion.polling import (
     Outcome,
     Poller,
     SongsCheck,
-    floored_interval,
-    min_poll_interval,
     upload_result,
     wait,
 )
+from airflow_provider_riffusion.wait_defaults import floored_interval, min_poll_interval
 
 
 class RecordingLog:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
-from airflow_provider_riffusion.polling import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
+from airflow_provider_riffusion.wait_defaults import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -75,7 +75,7 @@ class RiffusionBaseOperator(BaseOperator):
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_riffusion.polling import floored_interval
+        from airflow_provider_riffusion.wait_defaults import floored_interval
 
         # Each output key is also its own XCom, so DAGs chain with ``task.output["job_id"]``.
         kwargs.setdefault("multiple_outputs", True)

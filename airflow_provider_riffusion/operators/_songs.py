@@ -14,8 +14,8 @@ from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_riffusion.operators._base import fingerprint, stored_job_progress, try_number
 from airflow_provider_riffusion.operators._durable import SUBMITTED, DurableOperator
-from airflow_provider_riffusion.polling import DEFAULT_SONGS_TIMEOUT
 from airflow_provider_riffusion.statuses import Progress, songs_progress, worst
+from airflow_provider_riffusion.wait_defaults import DEFAULT_SONGS_TIMEOUT
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, TaskInstanceKey

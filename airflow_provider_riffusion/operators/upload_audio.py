@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_riffusion.operators._base import stored_job_progress, try_number
 from airflow_provider_riffusion.operators._durable import SUBMITTED, DurableOperator
-from airflow_provider_riffusion.polling import DEFAULT_UPLOAD_TIMEOUT
 from airflow_provider_riffusion.statuses import Progress, upload_progress
+from airflow_provider_riffusion.wait_defaults import DEFAULT_UPLOAD_TIMEOUT
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context

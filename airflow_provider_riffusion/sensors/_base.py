@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
 
-from airflow_provider_riffusion.polling import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
+from airflow_provider_riffusion.wait_defaults import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -40,7 +40,7 @@ class RiffusionBaseSensor(BaseSensorOperator):
         poke_interval: float | timedelta = DEFAULT_POLL_INTERVAL,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_riffusion.polling import floored_interval
+        from airflow_provider_riffusion.wait_defaults import floored_interval
 
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.poke_interval = floored_interval(float(self.poke_interval), self.log, "poke_interval")

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_riffusion.polling import DEFAULT_SONGS_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT
 from airflow_provider_riffusion.sensors._base import ERRORS_KEY, RiffusionBaseSensor
+from airflow_provider_riffusion.wait_defaults import DEFAULT_SONGS_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT
 
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_riffusion import exceptions
-from airflow_provider_riffusion.polling import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
+from airflow_provider_riffusion.wait_defaults import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
 
 if TYPE_CHECKING:
     from airflow_provider_riffusion.client.endpoints import Endpoint
@@ -63,7 +63,7 @@ class _RiffusionPollTrigger(BaseTrigger):
         deadline: float | None = None,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
     ) -> None:
-        from airflow_provider_riffusion.polling import floored_interval
+        from airflow_provider_riffusion.wait_defaults import floored_interval
 
         super().__init__()
         self.user_id = user_id
