@@ -32,8 +32,9 @@ else:
 
 def form() -> dict[str, Any]:
     """What the UI gets, read in a fresh interpreter (Airflow caches it, and 3.1 leaves mock modules behind)."""
-    env = {**os.environ, "AIRFLOW_HOME": tempfile.mkdtemp(prefix="riffusion-form-")}
-    result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300)
+    with tempfile.TemporaryDirectory(prefix="riffusion-form-") as home:
+        env = {**os.environ, "AIRFLOW_HOME": home}
+        result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 

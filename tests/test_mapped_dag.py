@@ -28,6 +28,8 @@ def sha256(path: Path) -> str:
 
 
 def run_folder_dag(emulator: RiffusionEmulator, airflow_home: Path, folder: str = "") -> DagTestRun:
+    temp = airflow_home.parent / "tmp"  # the DAG's generated demo tracks land in the test's own folder
+    temp.mkdir(parents=True, exist_ok=True)
     return run_dag_test(
         "riffusion_upload_folder",
         EXAMPLE_DAGS,
@@ -36,6 +38,7 @@ def run_folder_dag(emulator: RiffusionEmulator, airflow_home: Path, folder: str 
             "AIRFLOW_CONN_RIFFUSION_DEFAULT": connection_json(emulator.base_url),
             "RIFFUSION_EXAMPLE_POLL_SECONDS": "0.2",
             "RIFFUSION_EXAMPLE_FOLDER": folder,
+            "TMPDIR": str(temp),
         },
     )
 
