@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything, check style and types, run the whole suite on Airflow 3.3 (with the multi-process,
-# Celery and browser tests) and, beside it, the suite without those on every other supported minor, each in
-# its own venv (one after another, beside the 3.3 suite); then build the package and smoke-test its wheel in a
-# clean venv. Prints the time each part took, and the other minors' output once they are done.
+# Celery and browser tests) and, beside it, the suite without those on every other supported minor, one after
+# another, each in its own venv; then build the package and smoke-test its wheel in a clean venv. Prints the
+# time each part took, and the other minors' output once they are done.
 #
 # Arguments go to every pytest run. RIFFUSION_OTHER_AIRFLOWS lists the other minors (default below; empty
 # for none); RIFFUSION_SKIP_PACKAGE=1 skips the package check. About 20 minutes on 2 cores.

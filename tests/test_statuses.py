@@ -99,13 +99,9 @@ def _outcome(wait: Callable[[], Any]) -> str:
 def _deferred(sensor: Any) -> Any:
     """The deferrable path as Airflow runs it: poke (pending), defer, the trigger's one event, ``execute_complete``."""
     context = task_context(RecordingTI())
-    try:
+    with pytest.raises(TaskDeferred) as deferred:  # its first poll must see the job pending
         sensor.execute(context)
-    except TaskDeferred as deferred_:
-        deferred = deferred_
-    else:
-        pytest.fail("the sensor did not defer: its first poll must see the job pending")
-    return sensor.execute_complete(context, event=one_event(deferred.trigger))
+    return sensor.execute_complete(context, event=one_event(deferred.value.trigger))
 
 
 @pytest.mark.parametrize("word", sorted(UPLOAD_OUTCOMES))
