@@ -160,5 +160,8 @@ def writing_to(target: Target) -> Iterator[IO[bytes]]:
 
 
 def target(root: Any, name: str) -> Target:
-    # A plain pathlib.Path is local; an ObjectStoragePath (a Path subclass on Airflow 3.0 and 3.1) is not.
-    return Target(local=root / name) if type(root).__module__ == "pathlib" else Target(local=None, remote=root / name)
+    # A plain pathlib.Path is local; an ObjectStoragePath (a Path subclass on Airflow 3.0 and 3.1) is not, and
+    # has a protocol. (pathlib's classes live in pathlib._local from Python 3.13: their module is no test.)
+    if isinstance(root, Path) and not hasattr(root, "protocol"):
+        return Target(local=root / name)
+    return Target(local=None, remote=root / name)

@@ -37,7 +37,7 @@ def prepare_source(
         return local.prepare_bytes(bytes(source), file_name, content_type, max_bytes)
     if isinstance(source, str):
         return _prepare_text(source, file_name, content_type, max_bytes, conn_id, timeout)
-    if isinstance(source, PurePath) and type(source).__module__ == "pathlib":
+    if isinstance(source, PurePath) and not hasattr(source, "protocol"):  # not an ObjectStoragePath
         return local.prepare_path(local.local_path(source), file_name, content_type, max_bytes, conn_id)
     if hasattr(source, "read"):
         _refuse_conn_id(conn_id, "a file object")
