@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 
-class Progress(str, enum.Enum):
+class Progress(enum.StrEnum):
     """Where a job stands, whatever words the API used to say it."""
 
     PENDING = "pending"

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_summary()
     names = args.only or list(BENCHMARKS)
     command = " ".join(["python", "benchmarks/run_all.py", *(argv if argv is not None else sys.argv[1:])])
-    print(f"{command}: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"{command}: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(
         f"machine: {machine['nproc']} cores, {machine['cpu']}, {machine['ram']} RAM, "
         f"load average {machine['loadavg']}, Python {machine['python']}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -62,7 +62,7 @@ def test_parse_retry_after_seconds(value: str, seconds: float) -> None:
 
 
 def test_parse_retry_after_http_date_in_the_future() -> None:
-    when = datetime.now(timezone.utc) + timedelta(seconds=120)
+    when = datetime.now(UTC) + timedelta(seconds=120)
     seconds = parse_retry_after(format_datetime(when, usegmt=True))
     assert seconds is not None
     assert 115.0 <= seconds <= 120.0
@@ -70,7 +70,7 @@ def test_parse_retry_after_http_date_in_the_future() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [format_datetime(datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc), usegmt=True), "Wed, 21 Oct 2015 07:28:00"],
+    [format_datetime(datetime(2015, 10, 21, 7, 28, tzinfo=UTC), usegmt=True), "Wed, 21 Oct 2015 07:28:00"],
 )
 def test_parse_retry_after_http_date_in_the_past_is_zero(value: str) -> None:
     assert parse_retry_after(value) == 0.0

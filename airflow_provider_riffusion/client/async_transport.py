@@ -75,7 +75,7 @@ class AsyncTransport:
             ) as response:
                 body = call.settings.redact_bytes(await _read_capped(response.content))
                 status, headers = response.status, response.headers
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             raise network_error(call, _kind(error), error, attempt) from None
         return interpret(call, status, headers, body, attempt)
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_riffusion.statuses import SONG_STEPS, UPLOAD_COMPLETE
@@ -24,7 +24,7 @@ ACCOUNT_ERROR_MESSAGE = "Your Riffusion account has pending error. Please re-add
 
 def utc_now_iso() -> str:
     """ISO-8601 UTC timestamp with milliseconds, the way the API writes ``created_at``."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
