@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # Build the sdist and the wheel, check them with twine, install the wheel (with its testing extra) into a
 # clean venv beside Airflow, and smoke-test it there: Airflow lists the provider, and the example DAG
-# runs end to end against the emulator. Needs scripts/bootstrap.sh's venv for uv, build and twine.
+# runs end to end against the emulator. Needs scripts/bootstrap.sh's venv for uv, build and twine. The clean
+# venv resolves the wheel's own requirements, with the venv's lock file as constraints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/versions.sh
 venv="${RIFFUSION_VENV:-.venv}"
-airflow_version="${AIRFLOW_VERSION:-3.3.2}"
+airflow_version="${AIRFLOW_VERSION:-$AIRFLOW_MAIN}"
+python_version=$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+lock=$(lock_file "$airflow_version" "$python_version")
 work="$(mktemp -d "${TMPDIR:-/tmp}/riffusion-package-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-"$venv/bin/uv" pip install --quiet --python "$venv/bin/python" build twine
-"$venv/bin/python" -m build --sdist --wheel --outdir "$work/dist" . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+# The build backend too comes from the lock: build's isolated environment is made by uv, with the lock as constraints.
+UV_CONSTRAINT="$PWD/$lock" PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" -m build --installer uv --sdist --wheel --outdir "$work/dist" . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 "$venv/bin/python" -m twine check --strict "$work"/dist/*
 wheel=$(ls "$work"/dist/*.whl)
-python3 -m venv "$work/venv"
-"$venv/bin/uv" pip install --quiet --compile-bytecode --python "$work/venv/bin/python" \
+"$venv/bin/python" -m venv --without-pip "$work/venv"
+"$venv/bin/uv" pip install --quiet --compile-bytecode --python "$work/venv/bin/python" -c "$lock" \
     "${wheel}[testing]" "apache-airflow==${airflow_version}"
+"$venv/bin/python" scripts/check_lock.py "$lock" "$work/venv/bin/python"
 export AIRFLOW_HOME="$work/airflow-home"
 ( cd "$work" && "$work/venv/bin/airflow" providers list --output json ) | "$work/venv/bin/python" -c '
 import json, sys

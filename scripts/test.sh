@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Install everything, check style and types, run the whole suite on Airflow 3.3 (with the multi-process,
-# Celery and browser tests) and, beside it, the suite without those on every other supported minor, one after
-# another, each in its own venv; then build the package and smoke-test its wheel in a clean venv. Prints the
-# time each part took, and the other minors' output once they are done.
+# Install everything from the lock files, check style and types, then run, two at a time on the machine's two
+# cores: the whole suite on the main Airflow (with the multi-process, Celery and browser tests); the suite
+# without a second Airflow process on every other supported Airflow release and under every other declared
+# Python; and the package check (build, twine, the wheel in a clean venv). Each run has its own venv, made from
+# its own lock file (scripts/versions.sh lists them). Prints each run's output once it is done, then the time
+# each part took.
 #
-# Arguments go to every pytest run. RIFFUSION_OTHER_AIRFLOWS lists the other minors (default below; empty
-# for none); RIFFUSION_SKIP_PACKAGE=1 skips the package check. About 20 minutes on 2 cores.
+# Arguments go to every pytest run. RIFFUSION_OTHER_AIRFLOWS and RIFFUSION_OTHER_PYTHONS override the other
+# releases and Pythons (empty for none); RIFFUSION_SKIP_PACKAGE=1 skips the package check. About 25 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/versions.sh
 venv="${RIFFUSION_VENV:-.venv}"
-others="${RIFFUSION_OTHER_AIRFLOWS-2.11.2 3.0.6 3.1.8 3.2.2}"
-# On the other minors: what needs no second Airflow process, and no run that differs from another only in
-# what Airflow never sees (marker `once`: the API revision, a second folder layout).
-other_markers="not airflow_cluster and not browser and not celery and not airflow_independent and not once"
+other_airflows="${RIFFUSION_OTHER_AIRFLOWS-$AIRFLOW_OTHERS}"
+other_pythons="${RIFFUSION_OTHER_PYTHONS-$PYTHON_OTHERS}"
+# Elsewhere: what needs no second Airflow process, without runs that differ from another only in what Airflow
+# never sees (marker `once`: the API revision, a second folder layout). On other Airflow releases, also not
+# what never touches Airflow; under other Pythons that runs too, as Python sees it.
+other_airflow_markers="not airflow_cluster and not browser and not celery and not airflow_independent and not once"
+other_python_markers="not airflow_cluster and not browser and not celery and not once"
 work=$(mktemp -d "${TMPDIR:-/tmp}/riffusion-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 began=$(date +%s)
@@ -21,49 +27,72 @@ timed() {  # timed LABEL COMMAND...: run it, note how long it took, and return i
     local label=$1 start=$SECONDS status=0
     shift
     "$@" || status=$?
-    printf '%-44s %4d s%s\n' "$label" $((SECONDS - start)) "$([ "$status" = 0 ] || echo "  FAILED ($status)")" \
+    printf '%-48s %4d s%s\n' "$label" $((SECONDS - start)) "$([ "$status" = 0 ] || echo "  FAILED ($status)")" \
         >>"$work/timings"
     return "$status"
 }
 
-other_minors() {  # the suite on each other minor, one after another; every minor runs even if one fails
-    local version other status=0
-    for version in $others; do
-        other=".venv-airflow-$version"
-        echo "== Airflow $version =="
-        if timed "Airflow $version: install" env RIFFUSION_VENV="$other" AIRFLOW_VERSION="$version" \
-            bash scripts/bootstrap.sh; then
-            timed "Airflow $version: the suite" env PATH="$PWD/$other/bin:$PATH" "$other/bin/python" -m pytest \
-                -m "$other_markers" --basetemp="$work/pytest-$version" "$@" || status=1
-        else
-            status=1
-        fi
-    done
-    return "$status"
+suite() {  # suite VENV LABEL MARKERS [PYTEST ARGS...]: one pytest run in its own venv and --basetemp
+    local venv=$1 label=$2 markers=$3
+    shift 3
+    # Airflow's components start their helpers by name: the venv's bin goes first on PATH. Each run has its
+    # own --basetemp: two pytest sessions sharing /tmp/pytest-of-$USER prune each other's.
+    timed "$label: the suite" env PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" -m pytest \
+        ${markers:+-m "$markers"} --basetemp="$work/pytest-${label//[^A-Za-z0-9.]/_}" "$@"
 }
 
-timed "install (Airflow 3.3.2, browser, redis)" bash -c "bash scripts/bootstrap.sh && bash scripts/install_browser.sh '$venv' && bash scripts/install_redis.sh"
+run() {  # run JOB [PYTEST ARGS...]: one part of the test command
+    local job=$1 version
+    shift
+    case "$job" in
+        main) suite "$venv" "Airflow $AIRFLOW_MAIN" "" "$@" ;;
+        airflow-*)
+            version=${job#airflow-}
+            timed "Airflow $version: install" env RIFFUSION_VENV=".venv-airflow-$version" AIRFLOW_VERSION="$version" \
+                RIFFUSION_PYTHON="$PYTHON_MAIN" bash scripts/bootstrap.sh &&
+                suite ".venv-airflow-$version" "Airflow $version" "$other_airflow_markers" "$@"
+            ;;
+        python-*)
+            version=${job#python-}
+            timed "Airflow $AIRFLOW_MAIN, Python $version: install" env RIFFUSION_VENV=".venv-python-$version" \
+                RIFFUSION_PYTHON="$version" bash scripts/bootstrap.sh &&
+                suite ".venv-python-$version" "Airflow $AIRFLOW_MAIN, Python $version" "$other_python_markers" "$@"
+            ;;
+        package) timed "package: build, twine check, wheel smoke test" bash scripts/check_package.sh ;;
+    esac
+}
+
+timed "install (Airflow $AIRFLOW_MAIN, browser, redis)" bash -c \
+    "bash scripts/bootstrap.sh && bash scripts/install_browser.sh '$venv' && bash scripts/install_redis.sh"
 timed "ruff, ruff format, mypy" bash -c "'$venv/bin/ruff' check . && '$venv/bin/ruff' format --check . && '$venv/bin/mypy'"
 
-# Most of a run waits on Airflow processes starting, so the other minors' runs share the 2 cores with the
-# 3.3 suite rather than following it: the whole takes about the time of the longer of the two.
+# Longest first, two at a time: most of a run waits on Airflow processes starting, and the 2 cores stay busy.
+jobs=(main)
+for version in $other_airflows; do jobs+=("airflow-$version"); done
+for version in $other_pythons; do jobs+=("python-$version"); done
+[ -n "${RIFFUSION_SKIP_PACKAGE:-}" ] || jobs+=(package)
+echo "== ${#jobs[@]} runs, two at a time: ${jobs[*]} =="
+running=0
+for job in "${jobs[@]}"; do
+    if [ "$running" -ge 2 ]; then
+        wait -n || true
+        running=$((running - 1))
+    fi
+    (
+        status=0
+        run "$job" "$@" >"$work/$job.log" 2>&1 || status=$?
+        echo "$status" >"$work/$job.status"
+        echo "-- $job: $([ "$status" = 0 ] && echo passed || echo "FAILED ($status)") ($(tail -1 "$work/$job.log"))"
+    ) &
+    running=$((running + 1))
+done
+wait
 status=0
-if [ -n "$others" ]; then
-    echo "== the other minors ($others) run beside the 3.3 suite; their output follows it =="
-    other_minors "$@" >"$work/other-minors.log" 2>&1 &
-    minors=$!
-fi
-# Airflow's components start their helpers by name: the venv's bin goes first on PATH.
-# Each run has its own --basetemp: two pytest sessions sharing /tmp/pytest-of-$USER prune each other's.
-timed "Airflow 3.3.2: the whole suite" env PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" -m pytest \
-    --basetemp="$work/pytest-3.3" "$@" || status=1
-if [ -n "$others" ]; then
-    wait "$minors" || status=1
-    cat "$work/other-minors.log"
-fi
-if [ -z "${RIFFUSION_SKIP_PACKAGE:-}" ]; then
-    timed "package: build, twine check, wheel smoke test" bash scripts/check_package.sh || status=1
-fi
+for job in "${jobs[@]}"; do
+    echo "== $job =="
+    cat "$work/$job.log"
+    [ "$(cat "$work/$job.status")" = 0 ] || status=1
+done
 echo "== times (total $(($(date +%s) - began)) s) =="
 cat "$work/timings"
 exit "$status"
