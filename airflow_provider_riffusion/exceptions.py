@@ -40,6 +40,12 @@ class RiffusionDestinationError(RiffusionInputError):
     """A song cannot be stored at its destination: a missing filesystem, refused permissions, a failed write."""
 
 
+class RiffusionStorageError(RiffusionError):
+    """A song could not be stored for a reason that may pass: a full disk or quota, an I/O error, an
+    unreachable object store. Not fatal, so Airflow's task retry tries again later; not transient
+    either, so the hook does not re-download at once onto the same full disk."""
+
+
 class RiffusionConnectionConfigError(RiffusionFatalError):
     """The Airflow connection is missing or malformed (no token, bad base URL...)."""
 
@@ -160,3 +166,28 @@ class RiffusionWaitTimeoutError(RiffusionError):
 
 class RiffusionFinalWaitTimeoutError(RiffusionWaitTimeoutError, RiffusionFatalError):
     """A wait passed its deadline, and a retry would submit (and pay for) the job again: no retry."""
+
+
+class RiffusionStateError(RiffusionFatalError):
+    """The task state store holds a value under one of the provider's keys that this release cannot read.
+
+    Fatal: a durable operator that cannot read its stored job must not guess, since submitting again may
+    pay twice for one job; the user decides, by deleting the key (or turning the store's use off).
+    """
+
+    @classmethod
+    def unreadable(cls, key: str, task_id: str, ti: Any, problem: str, instead: str) -> RiffusionStateError:
+        """One line naming the key, the task and how to clear it; ``instead`` is the way around the store.
+        ``ti`` (the context's task instance) gives the DAG, run and map index for the REST API's path."""
+        from urllib.parse import quote
+
+        dag_id, run_id = getattr(ti, "dag_id", "DAG_ID"), getattr(ti, "run_id", "RUN_ID")
+        map_index = getattr(ti, "map_index", -1)
+        mapped = f"?map_index={map_index}" if isinstance(map_index, int) and map_index >= 0 else ""
+        run = quote(str(run_id), safe="")
+        endpoint = f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}/state-store/{key}"
+        return cls(
+            f"Task {task_id} of DAG {dag_id} cannot read what its task state store holds under {key!r}: {problem}. "
+            f"To start afresh, delete that key (the task instance's Task State Store tab, or DELETE "
+            f"{endpoint}{mapped}) and clear the task, or {instead}."
+        )

@@ -6,6 +6,12 @@ is armed on one watchdog thread per process; if the whole answer (headers and bo
 been read by then, the watchdog shuts the connection's socket down, the read fails at once,
 and the transport reports the timeout. Plugged in as urllib3 connection classes through the
 session's adapter, so the library does all the rest of HTTP.
+
+A file's body (a download) may be large, so its alarm is *paced* once the headers are in: the body
+is due ``seconds`` plus its size at a minimum rate after the request left; the size is the declared
+Content-Length, or, without one, the bytes received so far, so the deadline moves on only while
+data keeps coming. The watchdog re-checks a paced alarm when it comes due, and fires it only when
+the answer has not earned more time: still one thread, and one heap push per re-check.
 """
 
 from __future__ import annotations
@@ -33,6 +39,27 @@ class Alarm:
         self.sock: socket.socket | None = None
         self.fired = False
         self.cancelled = False
+        self.started: float | None = None
+        """When the request left (``time.monotonic()``): the deadline counts from there."""
+        self.rate: float | None = None
+        self.length: int | None = None
+        self.received = 0
+        """Bytes of the body read so far (the transport counts them): what an unsized body has earned."""
+
+    def pace(self, rate: float, length: int | None) -> None:
+        """Give the body its share of time: ``length`` bytes (or, when None, those received) at ``rate`` a second."""
+        self.rate, self.length = rate, length
+
+    @property
+    def allowance(self) -> float:
+        """Seconds the answer may take after the request left: ``seconds``, plus the body's bytes at the rate."""
+        if not self.rate:
+            return self.seconds
+        return self.seconds + (self.length if self.length is not None else self.received) / self.rate
+
+    def due(self) -> float:
+        """The moment the answer is due (monotonic clock)."""
+        return (self.started if self.started is not None else time.monotonic()) + self.allowance
 
     def fire(self) -> None:
         sock = self.sock
@@ -60,8 +87,9 @@ class Watchdog:
 
     def arm(self, alarm: Alarm, sock: socket.socket) -> None:
         alarm.sock = sock
+        alarm.started = time.monotonic()
         with self._condition:
-            heapq.heappush(self._heap, (time.monotonic() + alarm.seconds, next(self._order), alarm))
+            heapq.heappush(self._heap, (alarm.due(), next(self._order), alarm))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="riffusion-answer-deadline", daemon=True)
                 self._thread.start()
@@ -73,6 +101,11 @@ class Watchdog:
                 while not self._heap or self._heap[0][0] > time.monotonic():
                     self._condition.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
                 _, _, alarm = heapq.heappop(self._heap)
+                due = alarm.due()
+                if not alarm.cancelled and due > time.monotonic():
+                    # Paced since it was armed (or re-armed by a redirect): check again when it is due.
+                    heapq.heappush(self._heap, (due, next(self._order), alarm))
+                    continue
             with contextlib.suppress(Exception):  # the one watchdog of the process must outlive any alarm
                 alarm.fire()
 

@@ -2,11 +2,16 @@
 
 Both stream in chunks through the hook's one session and its retry policy, and neither ever holds a
 file in memory. Kept apart from ``riffusion.py`` so the hook reads as the list of its calls.
+
+Only songs are stored: a download's answer is checked before a byte is written (:func:`check_answer`),
+since a proxy, a login page or an API error can come with a 200. Its headers are data from the
+network: only values checked against a short list reach an output or a log.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +19,16 @@ from airflow_provider_riffusion import lineage
 
 if TYPE_CHECKING:
     from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+    from airflow_provider_riffusion.settings import RiffusionSettings
     from airflow_provider_riffusion.sources.model import PreparedUpload
+
+GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/download"})
+"""Content-Types that say nothing of what a body is: the bytes decide, and the type is dropped."""
+_MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+HEAD = 512
+"""Bytes of a song read before anything is written: enough to tell its kind, and to show what came instead."""
+SHOWN_CHARS = 80
+WANTED = {"mp3": "mp3 audio", "wav": "wav audio", "stems": "JSON about the stems"}
 
 
 def prepare(
@@ -82,34 +96,66 @@ def download(
     title: Any = None,
     conn_id: str | None = None,
 ) -> dict[str, Any]:
-    """Stream one song into ``destination``; an existing file of the answer's size is kept, not fetched again."""
+    """Stream one song into ``destination``, checked before a byte is stored.
+
+    A file already there is kept, its body not read, only when its record proves it is this song, whole
+    (``Target.kept``); a size that matches proves nothing. Otherwise the song is fetched and stored
+    again, and recorded once it is in place.
+    """
     from airflow_provider_riffusion import delivery
     from airflow_provider_riffusion.client.endpoints import DOWNLOAD
-    from airflow_provider_riffusion.client.sync_transport import stream
+    from airflow_provider_riffusion.client.sync_transport import declared_length, stream
 
+    settings = hook.settings
     delivery.check_format(download_format)
     target = delivery.target(
         delivery.folder(destination, conn_id), delivery.song_file_name(song_id, title, download_format)
     )
-    call = DOWNLOAD.call(hook.settings, user_id, id=song_id, download_format=download_format)
+    call = DOWNLOAD.call(settings, user_id, id=song_id, download_format=download_format)
+    content_type = delivery.FORMATS[download_format][1]  # the only types an output shows: checked, not copied
 
     def store(headers: Mapping[str, str], chunks: Iterator[bytes]) -> dict[str, Any]:
-        content_type = (headers.get("Content-Type") or delivery.FORMATS[download_format][1]).split(";")[0].strip()
-        length = headers.get("Content-Length", "")
-        if length.isdigit() and target.size() == int(length):
+        declared = headers.get("Content-Type")
+        agrees = type_agrees(declared, download_format)
+        kept = target.kept(declared_length(headers)) if agrees is not False else None
+        if kept is not None:
             hook.log.info(
-                "Song %s is already at %s (%s bytes): kept, not fetched again.", song_id, target.shown, length
+                "Song %s is already at %s (%d bytes, recorded sha256): kept, not fetched again.",
+                song_id,
+                target.shown,
+                kept[0],
             )
-            return {"bytes": int(length), "sha256": target.sha256(), "content_type": content_type}
-        digest, size = hashlib.sha256(), 0
+            return {"bytes": kept[0], "sha256": kept[1], "content_type": content_type}
+        limit = MAX_STEMS_BYTES + 1 if download_format == "stems" else HEAD
+        head, ended = read_head(chunks, limit)
+        check_answer(settings, call.what, download_format, declared, agrees, head, ended)
+        if agrees is None and declared:
+            hook.log.warning(
+                "The answer to %s came with Content-Type %s, which does not say what it holds: dropped, reported "
+                "as %s (its bytes are %s).",
+                call.what,
+                shown_type(settings, declared),
+                content_type,
+                WANTED[download_format],
+            )
+        digest, size = hashlib.sha256(head), len(head)
         with delivery.writing_to(target) as output:
+            output.write(head)
             for chunk in chunks:
                 output.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
+        try:
+            target.write_record(digest.hexdigest())
+        except Exception as error:  # the song is stored and whole; without a record a retry fetches it again
+            hook.log.warning(
+                "Could not record the sha256 of %s (%s): a retry will download it again.",
+                target.shown,
+                type(error).__name__,
+            )
         return {"bytes": size, "sha256": digest.hexdigest(), "content_type": content_type}
 
-    stored = hook.settings.retry.call(
+    stored = settings.retry.call(
         lambda attempt: stream(hook.session, call, store, attempt), DOWNLOAD.should_retry, call.what
     )
     hook.log.info(
@@ -117,3 +163,98 @@ def download(
     )
     lineage.report(hook, outputs=[target.uri])
     return {"song_id": song_id, "path": target.shown, "format": download_format, **stored}
+
+
+MAX_STEMS_BYTES = 1024 * 1024
+"""The stems' JSON is a small document, read whole to be checked before it is stored (as any answer, ``answers.py``)."""
+
+
+def type_agrees(declared: str | None, download_format: str) -> bool | None:
+    """Whether a download's Content-Type names the format: True; says nothing of it (none, a generic binary
+    type, a value that is no media type at all), None: dropped, the bytes decide; names another type, False."""
+    from airflow_provider_riffusion.sources.kinds import CONTENT_TYPE_KINDS, media_type
+
+    if not declared:
+        return None
+    media = media_type(declared)
+    named = "stems" if media == "application/json" else CONTENT_TYPE_KINDS.get(media)
+    if named == download_format:
+        return True
+    return None if media in GENERIC_TYPES or not _MEDIA_TYPE.fullmatch(media) else False
+
+
+def read_head(chunks: Iterator[bytes], limit: int) -> tuple[bytes, bool]:
+    """At least ``limit`` bytes of the body, or all of a shorter one; and whether the body ended there."""
+    head = bytearray()
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= limit:
+            return bytes(head), False
+    return bytes(head), True
+
+
+def check_answer(
+    settings: RiffusionSettings,
+    what: str,
+    download_format: str,
+    declared: str | None,
+    agrees: bool | None,
+    head: bytes,
+    ended: bool,
+) -> None:
+    """Refuse a 2xx that is not the format asked for: a Content-Type of another kind, or first bytes that are
+    not mp3 or wav audio as uploads sniff it (``sources/kinds.py``), or stems that are no JSON object or array.
+
+    A :class:`RiffusionResponseError` naming what came instead, token scrubbed. The read rule does not
+    retry it in the hook (the same server would send the same page at once); not fatal either, so
+    Airflow's task retry may find the API again.
+    """
+    from airflow_provider_riffusion.client.answers import decode_json
+    from airflow_provider_riffusion.exceptions import RiffusionResponseError
+    from airflow_provider_riffusion.sources.kinds import HEAD_BYTES, media_type, sniff_kind
+
+    problem = None
+    if agrees is False:
+        problem = f"it is typed {media_type(settings.redact(declared or ''))[:60]}"
+    elif not head:
+        problem = "its body is empty"
+    elif download_format == "stems":
+        if not ended:
+            problem = f"its body is larger than {MAX_STEMS_BYTES // 1024} KiB"
+        else:
+            try:
+                value = decode_json(200, {"Content-Type": "application/json"}, head, what)
+            except RiffusionResponseError:
+                value = None
+            problem = None if isinstance(value, (dict, list)) else "its body is not a JSON object or array"
+    elif (kind := sniff_kind(head[:HEAD_BYTES])) != download_format:
+        problem = f"its first bytes are {kind} audio" if kind else "its first bytes are not audio"
+    if problem is not None:
+        raise settings.scrub(
+            RiffusionResponseError(
+                f"The Riffusion API answered {what} but not with {WANTED[download_format]} ({problem}; Content-Type "
+                f"{shown_type(settings, declared)}, first bytes {first_bytes(settings, head, ended)}): nothing was "
+                "stored. Check that the connection's host points at the Riffusion API and not at a proxy or login page."
+            )
+        )
+
+
+def shown_type(settings: RiffusionSettings, declared: str | None) -> str:
+    """A Content-Type for a message or a log: token scrubbed before it is cut, then quoted."""
+    if not declared:
+        return "none"
+    text = " ".join(settings.redact(declared).split())
+    return repr(text[:60] + ("..." if len(text) > 60 else ""))
+
+
+def first_bytes(settings: RiffusionSettings, head: bytes, ended: bool) -> str:
+    """The first bytes of a body as text, quoted: the token scrubbed from all that was read, then cut.
+
+    Where the body goes on past what was read, its last ``len(token) - 1`` bytes are left out: a token cut
+    there could not be recognised, and its first characters would show.
+    """
+    data = settings.redact_bytes(head)
+    if not ended and settings.token:
+        data = data[: max(0, len(data) - len(settings.token.encode()) + 1)]
+    text = " ".join(data[: SHOWN_CHARS * 4].decode("utf-8", "replace").split())
+    return repr(text[:SHOWN_CHARS] + ("..." if len(text) > SHOWN_CHARS else ""))

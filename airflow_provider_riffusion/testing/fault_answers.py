@@ -1,14 +1,16 @@
 """How the emulator misbehaves when a test asked it to: the answer (or the silence) of each fault kind.
 
 Faults that answer instead of the endpoint build their response here. Faults that change only
-how the usual answer is delivered (``trickle``, ``charset``, ``drop_after_body``) let the endpoint
-run first (an upload is stored), then change its answer or cut the connection.
+how the usual answer is delivered (``trickle``, ``charset``, ``drop_after_body``, ``slow_body``,
+``unsized``, ``headers``) let the endpoint run first (an upload is stored), then change its answer or
+cut the connection.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import socket
+from collections.abc import Callable, Iterable, Iterator
 
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
@@ -41,6 +43,11 @@ def fault_answer(fault: Fault, request: Request, state: EmulatorState, usual: Ca
             request.environ[TRICKLE_KEY] = (fault.seconds, state.stopping)
         if fault.kind == "cut":
             request.environ[CUT_KEY] = fault.size or 1000
+        if fault.kind == "headers":
+            for name, value in (fault.headers or {}).items():
+                response.headers[name] = value
+        if fault.kind in ("slow_body", "unsized"):
+            _pace(response, request, state, fault)
         return response
     if fault.kind == "status":
         status = fault.response_status
@@ -80,6 +87,46 @@ def fault_answer(fault: Fault, request: Request, state: EmulatorState, usual: Ca
             request.stream.read(DROP_AFTER)
     abort_connection(request.environ)
     raise AssertionError("unreachable")  # abort_connection always raises
+
+
+def _pace(response: Response, request: Request, state: EmulatorState, fault: Fault) -> None:
+    """Stream the answer's body ``fault.size`` bytes at a time, ``fault.seconds`` apart; ``unsized`` without a
+    Content-Length, ended by closing the connection (gracefully: what was sent is read first)."""
+    length = response.calculate_content_length()
+    if length is None and "Content-Length" in response.headers:
+        length = int(response.headers["Content-Length"])
+    body = response.iter_encoded()
+    sock = request.environ.get("werkzeug.socket")
+
+    def paced() -> Iterator[bytes]:
+        for index, piece in enumerate(_pieces(body, fault.size or 1)):
+            if index and state.stopping.wait(fault.seconds):
+                return
+            yield piece
+        if fault.kind == "unsized" and isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
+
+    response.response = paced()
+    if fault.kind == "unsized":
+        response.headers.pop("Content-Length", None)
+    elif length is not None:
+        response.headers["Content-Length"] = str(length)
+    request.environ[STREAM_KEY] = True
+
+
+def _pieces(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The bytes of ``chunks`` again, in pieces of ``size`` (the last may be shorter)."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        start = 0
+        while len(pending) - start >= size:
+            yield pending[start : start + size]
+            start += size
+        pending = pending[start:]
+    if pending:
+        yield pending
 
 
 def _huge_json(size: int) -> Iterator[bytes]:

@@ -23,6 +23,9 @@ FAULT_KINDS = (
     "charset",
     "huge",
     "cut",
+    "slow_body",
+    "unsized",
+    "headers",
 )
 """Every ``Fault.kind`` the emulator understands:
 
@@ -37,12 +40,19 @@ FAULT_KINDS = (
 - ``nested``: 200 with JSON nested ``size`` levels deep (default 100,000);
 - ``charset``: the usual answer, with ``charset`` (default ``utf8mb4``) in its Content-Type;
 - ``huge``: 200 with a JSON body of ``size`` bytes (default 50 MB), streamed;
-- ``cut``: the usual answer, its connection cut after ``size`` bytes of its body (default 1,000).
+- ``cut``: the usual answer, its connection cut after ``size`` bytes of its body (default 1,000);
+- ``slow_body``: the usual answer, its status line and headers at once, then its body ``size`` bytes
+  (default 1) every ``seconds``: a trickle (or a stall) past the headers, or a slow link;
+- ``unsized``: as ``slow_body``, but without a usable Content-Length: the body ends when the emulator
+  closes the connection (its server always writes the header; here its value is no number, which
+  clients read as none);
+- ``headers``: the usual answer with ``headers`` set on it, replacing its own (a Content-Type that
+  lies, or that echoes the token).
 """
 
 _DEFAULT_STATUS = {"status": 500, "html": 502, "malformed": 200, "missing_field": 200, "nested": 200, "huge": 200}
 _NO_ANSWER = ("hang", "drop", "drop_after_body")
-_USUAL_ANSWER = ("trickle", "charset", "cut")
+_USUAL_ANSWER = ("trickle", "charset", "cut", "slow_body", "unsized", "headers")
 
 
 class ConnectionAborted(ConnectionError):
@@ -59,8 +69,9 @@ class Fault:
     ``path`` is relative to the API base (``"music/upload-audio"``, ``"music"``, ``"accounts"``); slashes at
     either end are ignored. ``status``/``body``/``headers`` shape ``"status"`` and ``"html"`` answers;
     ``seconds`` is how long a ``"hang"`` holds the request before closing the connection, and the
-    pause between the bytes of a ``"trickle"``; ``size`` is the depth of ``"nested"`` JSON and the
-    length of a ``"huge"`` body; ``charset`` is what a ``"charset"`` answer declares.
+    pause between the bytes of a ``"trickle"`` (between the pieces of a ``"slow_body"`` or ``"unsized"``
+    one); ``size`` is the depth of ``"nested"`` JSON, the length of a ``"huge"`` body, and the pieces
+    of a slow body; ``charset`` is what a ``"charset"`` answer declares.
     """
 
     method: str
