@@ -19,8 +19,8 @@ from airflow_provider_riffusion.operators.riffusion import (
     CreatePromptOperator,
     GenerateLyricsOperator,
 )
-from airflow_provider_riffusion.testing import RiffusionEmulator
-from airflow_provider_riffusion.triggers.riffusion import SlotAvailableTrigger
+from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
+from airflow_provider_riffusion.triggers.riffusion import SlotAvailableTrigger, result_from_event
 from tests.support import TOKEN, RecordingTI, task_context
 
 
@@ -184,3 +184,135 @@ def test_a_slot_trigger_round_trips_its_kwargs() -> None:
     classpath, kwargs = trigger.serialize()
     assert classpath.endswith("SlotAvailableTrigger")
     assert SlotAvailableTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+
+# -- free job slots: negative counts and answers of the wrong shape, on both paths -------------------
+
+
+def slots_now(path: str, user_id: str | None = None) -> int:
+    """Free slots as the worker (the hook) or the triggerer (the trigger's first event) reads them now."""
+    if path == "sync":
+        return RiffusionHook().free_slots(user_id)
+    event = first_event(SlotAvailableTrigger(user_id=user_id, poll_interval=0.01, deadline=time.time() + 0.3))
+    return int(event["free"]) if event["status"] == "success" else 0
+
+
+def two_accounts(first: Any, second: Any) -> Fault:
+    """scheduler/available for two accounts, the first reporting ``first`` free slots, the second ``second``."""
+    accounts = [
+        {"user_id": "acct-a", "maxJobs": 1, "executing": 3, "available": first},
+        {"user_id": "acct-b", "maxJobs": 3, "executing": 1, "available": second},
+    ]
+    return Fault(method="GET", path="scheduler/available", status=200, body={"executing": [], "available": accounts})
+
+
+@pytest.mark.parametrize("path", ["sync", "deferred"])
+def test_a_negative_free_count_is_no_free_slot(connection: RiffusionEmulator, path: str) -> None:
+    """maxJobs lowered while jobs run: the account reports -1 free. That is none, never a slot to compose in."""
+    connection.free_slots = -1
+    assert slots_now(path) == 0
+    assert slots_now(path, "user-1") == 0
+
+
+@pytest.mark.parametrize("path", ["sync", "deferred"])
+def test_a_negative_count_takes_nothing_from_another_accounts_slots(connection: RiffusionEmulator, path: str) -> None:
+    connection.inject(two_accounts(-2, 2))
+    assert slots_now(path) == 2
+
+
+def test_a_negative_count_makes_the_operator_wait_not_compose(connection: RiffusionEmulator) -> None:
+    connection.free_slots = -1
+    operator = CreateComposeOperator(
+        task_id="compose", prompt_1="funk", wait_for_slot=True, poll_interval=0.01, timeout=0.5
+    )
+    with pytest.raises(exc.RiffusionWaitTimeoutError, match="A free job slot for the compose did not finish"):
+        operator.execute(task_context(RecordingTI()))
+    assert len(requests_to(connection, "GET", "scheduler/available")) >= 2
+    assert requests_to(connection, "POST", "music/create-compose") == []
+
+
+def test_a_negative_count_makes_the_deferrable_operator_defer_not_compose(connection: RiffusionEmulator) -> None:
+    connection.free_slots = -1
+    operator = CreateComposeOperator(
+        task_id="compose", prompt_1="funk", wait_for_slot=True, deferrable=True, poll_interval=0.01, timeout=30
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(task_context(RecordingTI()))
+    assert isinstance(deferred.value.trigger, SlotAvailableTrigger)
+    assert requests_to(connection, "POST", "music/create-compose") == []
+
+
+WRONG_SHAPES = {
+    "no-available": ({"executing": []}, "its 'available' is missing, not a list of accounts"),
+    "available-null": ({"available": None}, "its 'available' is null, not a list of accounts"),
+    "available-number": ({"available": 3}, "its 'available' is a number, not a list of accounts"),
+    "available-object": ({"available": {"user_id": "u"}}, "its 'available' is an object, not a list"),
+    "entry-string": ({"available": ["user-1"]}, "entry 0 of 'available' is a string, not an account object"),
+    "entry-without-user": ({"available": [{"available": 1}]}, "the user_id of entry 0 of 'available' empty"),
+}
+"""scheduler/available answers of the wrong shape, and what the message must say."""
+WRONG_COUNTS = {
+    "string": ("2", "is a string, not a whole number"),
+    "float": (1.5, "is a floating-point number, not a whole number"),
+    "whole-float": (2.0, "is a floating-point number, not a whole number"),
+    "bool": (True, "is the boolean true, not a whole number"),
+    "null": (None, "is null, not a whole number"),
+}
+"""An account's free slot count that is not a whole number, and what the message must say of it."""
+WRONG_ANSWERS = [
+    *(
+        pytest.param(Fault(method="GET", path="scheduler/available", status=200, body=body), said, id=name)
+        for name, (body, said) in WRONG_SHAPES.items()
+    ),
+    *(
+        pytest.param(two_accounts(1, count), f"entry 1 of 'available' (account acct-b) {said}", id=f"count-{name}")
+        for name, (count, said) in WRONG_COUNTS.items()
+    ),
+]
+
+
+def one_line_response_error(error: BaseException, fragment: str) -> None:
+    """The family's response error, under the usual retry rules (not fatal), in one line naming what was wrong."""
+    assert type(error) is exc.RiffusionResponseError, repr(error)
+    message = str(error)
+    assert "\n" not in message and fragment in message, message
+    assert message.startswith("The Riffusion API answered the free job slots request") and TOKEN not in message
+
+
+@pytest.mark.parametrize(("fault", "fragment"), WRONG_ANSWERS)
+def test_a_slots_answer_of_the_wrong_shape_is_a_response_error_on_the_worker(
+    connection: RiffusionEmulator, fault: Fault, fragment: str
+) -> None:
+    connection.inject(fault)
+    with pytest.raises(exc.RiffusionError) as raised:
+        RiffusionHook().free_slots()
+    one_line_response_error(raised.value, fragment)
+    assert len(requests_to(connection, "GET", "scheduler/available")) == 1  # not a transient failure: no retry
+
+
+@pytest.mark.parametrize(("fault", "fragment"), WRONG_ANSWERS)
+def test_a_slots_answer_of_the_wrong_shape_is_a_response_error_in_the_triggerer(
+    connection: RiffusionEmulator, fault: Fault, fragment: str
+) -> None:
+    connection.inject(fault)
+    event = first_event(SlotAvailableTrigger(poll_interval=0.01, max_consecutive_errors=0, deadline=time.time() + 30))
+
+    assert event["status"] == "error" and event["error_class"] == "RiffusionResponseError", event
+    with pytest.raises(exc.RiffusionError) as raised:
+        result_from_event(event, expected="free")
+    one_line_response_error(raised.value, fragment)
+
+
+def test_the_slot_wait_rides_out_a_wrong_shape_then_fails_with_it(connection: RiffusionEmulator) -> None:
+    """An operator's slot wait counts a wrong answer as a failed poll (up to max_consecutive_errors in a row),
+    then fails with the response error, which Airflow may retry: nothing was composed."""
+    connection.inject(Fault(method="GET", path="scheduler/available", status=200, body={"available": 3}, times=10))
+    operator = CreateComposeOperator(
+        task_id="compose", prompt_1="funk", wait_for_slot=True, poll_interval=0.01, max_consecutive_errors=2
+    )
+    with pytest.raises(exc.RiffusionError) as raised:
+        operator.execute(task_context(RecordingTI()))
+
+    one_line_response_error(raised.value, "its 'available' is a number")
+    assert len(requests_to(connection, "GET", "scheduler/available")) == 3
+    assert requests_to(connection, "POST", "music/create-compose") == []

@@ -9,6 +9,7 @@ into a string, because a wrong id would be polled (or composed from) for the who
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -157,14 +158,64 @@ def lyrics(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     return {"lyrics": body["lyrics"], "response": kept_response(body)}
 
 
+MISSING = object()
+"""A key that is not there at all, told apart from one that holds null."""
+_SHOWN_ACCOUNT = re.compile(r"[\w.@:+-]{1,64}")
+"""A user_id named in a message as it came; any other (long, or with spaces or newlines) is named by position."""
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, for a message: never the value itself, so nothing is cut mid-repr.
+
+    ``MISSING`` (a key not there) is "missing".
+    """
+    if value is MISSING:
+        return "missing"
+    if value is None:
+        return "null"
+    if isinstance(value, str) and not value.strip():
+        return "an empty string"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, float):
+        return "a floating-point number"
+    kinds = {int: "a number", str: "a string", list: "an array", dict: "an object"}
+    return next((name for kind, name in kinds.items() if isinstance(value, kind)), type(value).__name__)
+
+
+def _bad_slots(problem: str) -> RiffusionResponseError:
+    return RiffusionResponseError(
+        f"The Riffusion API answered the free job slots request, but {problem}. Check that the connection's host "
+        "points at the Riffusion API (GET scheduler/available answers an 'available' list of accounts)."
+    )
+
+
 def capacity(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
-    """scheduler/available -> the free job slots of each account: ``{"free": {user_id: slots}}``."""
+    """scheduler/available -> the free job slots of each account: ``{"free": {user_id: slots}}``.
+
+    The one place both waits (the hook's ``free_slots`` on workers, ``SlotAvailableTrigger`` in the
+    triggerer) read slots from, so they cannot disagree. A negative count (an account's maxJobs lowered
+    while its jobs run) is no free slot: 0, never a slot, and never subtracted from another account's.
+    An answer of another shape is refused, never read as some number of slots.
+    """
     body = _object(body, "the free job slots request")
+    accounts = body.get("available", MISSING)
+    if not isinstance(accounts, list):
+        raise _bad_slots(f"its 'available' is {json_kind(accounts)}, not a list of accounts")
     free: dict[str, int] = {}
-    for account in body.get("available") or []:
-        if isinstance(account, dict) and _id(account.get("user_id")) is not None:
-            slots = account.get("available")
-            free[account["user_id"]] = slots if isinstance(slots, int) and not isinstance(slots, bool) else 0
+    for index, account in enumerate(accounts):
+        entry = f"entry {index} of 'available'"
+        if not isinstance(account, dict):
+            raise _bad_slots(f"{entry} is {json_kind(account)}, not an account object")
+        user_id = _id(account.get("user_id"))
+        if user_id is None:
+            raise _bad_id("the free job slots request", f"the user_id of {entry}", account.get("user_id"))
+        if _SHOWN_ACCOUNT.fullmatch(user_id):
+            entry = f"{entry} (account {user_id})"
+        slots = account.get("available", MISSING)
+        if isinstance(slots, bool) or not isinstance(slots, int):
+            raise _bad_slots(f"the free slot count of {entry} is {json_kind(slots)}, not a whole number")
+        free[user_id] = max(0, slots)
     return {"free": free, "response": kept_response(body)}
 
 

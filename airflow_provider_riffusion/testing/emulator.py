@@ -190,7 +190,7 @@ class RiffusionEmulator:
     download_bytes = _Setting()
     """About how many bytes a downloaded mp3 or wav has (default 64 KiB); streamed, never held."""
     free_slots = _Setting()
-    """Free job slots of each account (default 3); at 0, compose and prompt answer 429."""
+    """Free job slots of each account (default 3); at 0 or below, compose and prompt answer 429."""
 
     # Test controls --------------------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:

@@ -85,6 +85,7 @@ class Settings:
     song_final_status: str = SONG_STEPS[-1]
     download_bytes: int = 64 * 1024
     free_slots: int = 3
+    """Each account's free job slots in ``scheduler/available``; at 0 or below, compose and prompt answer 429."""
 
 
 def check_setting(name: str, value: Any) -> Any:
@@ -97,7 +98,12 @@ def check_setting(name: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be a boolean")
         return value
-    if name in ("pending_polls", "song_polls", "download_bytes", "free_slots"):
+    if name == "free_slots":
+        # Negative too: what an account reports when its maxJobs was lowered below the jobs it runs.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("free_slots must be an int (negative: more jobs running than the account's maxJobs)")
+        return value
+    if name in ("pending_polls", "song_polls", "download_bytes"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be an int >= 0")
         return value
