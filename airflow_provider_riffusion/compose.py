@@ -82,11 +82,17 @@ def build_compose_payload(
             f"prompt_{n}_{s}" in payload for s in ("strength", "start", "end")
         ):
             raise RiffusionInputError(f"prompt_{n}_* values are set but prompt_{n} is not: add prompt_{n}.")
+    check_spans(payload)
+    return payload
+
+
+def check_spans(numbers: dict[str, Any]) -> None:
+    """Each prompt's ``start <= end``, where both are set: at DAG parse (the operator's literal numbers) and
+    again when the request is built, with the same message."""
     for n in (1, 2, 3):
-        start, end = payload.get(f"prompt_{n}_start"), payload.get(f"prompt_{n}_end")
+        start, end = numbers.get(f"prompt_{n}_start"), numbers.get(f"prompt_{n}_end")
         if start is not None and end is not None and start > end:
             raise RiffusionInputError(f"prompt_{n}_start ({start}) is after prompt_{n}_end ({end}): swap them.")
-    return payload
 
 
 def checked_int(name: str, value: Any, bounds: tuple[int, int]) -> int:

@@ -9,8 +9,10 @@ it; a sensor's poke is one :meth:`Poller.observe`. What "done" means is ``status
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -30,6 +32,9 @@ from airflow_provider_riffusion.wait_defaults import (
 )
 
 T = TypeVar("T")
+
+MAX_KEPT_STATUS = 200
+"""A status longer than this (as JSON) is remembered by its sha256: what a rescheduled sensor keeps stays small."""
 
 
 def is_blip(error: BaseException) -> bool:
@@ -73,6 +78,7 @@ class Poller(Generic[T]):
         deadline: float | None = None,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         errors: int = 0,
+        statuses: Mapping[str, str] | None = None,
     ) -> None:
         self.what = what
         self.log = log
@@ -82,7 +88,13 @@ class Poller(Generic[T]):
         self.max_consecutive_errors = max_consecutive_errors
         self.errors = errors
         """Transient failures in a row so far (a rescheduled sensor carries it over)."""
-        self._statuses: dict[str, Any] = {}
+        self._statuses: dict[str, str] = dict(statuses or {})
+        """The status last logged of each subject, as :func:`seen` gives it (a rescheduled sensor carries it over)."""
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        """The status last logged of each subject (a copy), for a rescheduled sensor to keep."""
+        return dict(self._statuses)
 
     def observe(self, outcome: Outcome[T]) -> T | None:
         """The value once ready; None to poll again. Raises on a fatal error, too many blips, or the deadline."""
@@ -117,10 +129,19 @@ class Poller(Generic[T]):
         return max(0.0, min(self.poll_interval, self.deadline - time.time()))
 
     def note(self, subject: str, status: Any) -> None:
-        """Log a status when it changes, not at every poll."""
-        if self._statuses.get(subject, object()) != status:
-            self._statuses[subject] = status
+        """Log a status when it changes, not at every poll (nor, in a rescheduled sensor, at every poke)."""
+        remembered = seen(status)
+        if self._statuses.get(subject) != remembered:
+            self._statuses[subject] = remembered
             self.log.info("%s: status %r", subject, status)
+
+
+def seen(status: Any) -> str:
+    """A status as a poller remembers it: its JSON, or the sha256 of a long one; equal statuses give equal strings."""
+    text = json.dumps(status, sort_keys=True, default=str)
+    if len(text) <= MAX_KEPT_STATUS:
+        return text
+    return f"sha256:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
 def wait(poller: Poller[T], check: Callable[[], T | None], sleep: Callable[[float], None] = time.sleep) -> T:

@@ -358,6 +358,29 @@ def test_compose_operator_refuses_out_of_range_values_when_the_dag_is_parsed() -
     one_line(raised.value, "max_jobs=20 is out of range: use an integer from 1 to 10")
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_compose_operator_refuses_a_start_after_its_end_when_the_dag_is_parsed(emu: RiffusionEmulator, n: int) -> None:
+    """The same one line as when the request is built (run time), but at parse: no run, no try, no request."""
+    fields: dict[str, Any] = {
+        **({} if n == 1 else {f"prompt_{n}": "drums"}),
+        f"prompt_{n}_start": 80,
+        f"prompt_{n}_end": 20,
+    }
+    with pytest.raises(exc.RiffusionInputError) as at_parse:
+        CreateComposeOperator(task_id="compose", prompt_1="x", **fields)
+    at_run = refused_locally(emu, lambda: RiffusionHook().create_compose("x", **fields), exc.RiffusionInputError)
+
+    assert one_line(at_parse.value, f"prompt_{n}_start (80) is after prompt_{n}_end (20): swap them") == at_run
+
+
+def test_compose_operator_compares_start_and_end_as_numbers() -> None:
+    """Digit strings are read as the integers they spell: "9" is before "10"."""
+    rendered: dict[str, Any] = {"prompt_1_start": "9", "prompt_1_end": "10"}
+    operator = CreateComposeOperator(task_id="compose", prompt_1="x", **rendered)
+    assert (operator.numbers["prompt_1_start"], operator.numbers["prompt_1_end"]) == (9, 10)
+    assert CreateComposeOperator(task_id="same", prompt_1="x", prompt_1_start=40, prompt_1_end=40).numbers
+
+
 @pytest.mark.parametrize("upload_id", ["", "  ", "None", "null"])
 def test_audio_upload_id_rendered_to_nothing(emu: RiffusionEmulator, upload_id: str) -> None:
     refused_locally(

@@ -98,6 +98,51 @@ def test_a_retry_whose_compose_request_changed_composes_anew(tmp_path: Path) -> 
     assert "Not reattaching to compose jobs" in result.log_text() and "the request changed" in result.log_text()
 
 
+@NEEDS_STATE_STORE
+@pytest.mark.airflow_cli
+def test_an_upload_stored_by_release_0_2_0_is_reattached_not_uploaded_again(tmp_path: Path) -> None:
+    """Release 0.2.0 stored the upload without a format version: read through the real task state store as
+    version 1, the try reattaches to it (the DAG's pre_execute made the only upload)."""
+    audio = write_wav(tmp_path / "legacy.wav")
+    with RiffusionEmulator(token=TOKEN, pending_polls=1) as emu:
+        result = run("riffusion_stored_state", emu, tmp_path, audio, RIFFUSION_TEST_STORED="0.2.0")
+        uploads = emu.uploads
+
+    assert result.succeeded, result.output[-4000:]
+    assert len(uploads) == 1
+    assert result.xcom("upload")["job_id"] == uploads[0].job_id and result.xcom("upload")["status"] == "complete"
+    assert tries(result, "upload") == 1
+
+
+@NEEDS_STATE_STORE
+@pytest.mark.airflow_cli
+@pytest.mark.parametrize(
+    ("stored", "problem"),
+    [
+        ("{}", "its 'upload' is missing, not an object"),  # falsy: the mixin alone would upload again over it
+        ('{"version": 99, "upload": {}}', "it is format version 99, written by a newer release of the provider"),
+    ],
+)
+def test_an_unreadable_stored_upload_fails_the_task_without_uploading(
+    tmp_path: Path, stored: str, problem: str
+) -> None:
+    audio = write_wav(tmp_path / "unread.wav")
+    with RiffusionEmulator(token=TOKEN) as emu:
+        result = run("riffusion_stored_state", emu, tmp_path, audio, RIFFUSION_TEST_STORED=stored)
+        uploads = posts(emu, "upload-audio")
+
+    assert result.task_states()["upload"] == "failed"
+    assert uploads == 0
+    assert tries(result, "upload") == 1  # fatal: the task's retry is not used
+    log = " ".join(result.log_text().split())
+    assert "RiffusionStateError" in log
+    named = (
+        "Task upload of DAG riffusion_stored_state cannot read what its task state store holds under 'riffusion_upload'"
+    )
+    assert f"{named}: {problem}" in log
+    assert "/taskInstances/upload/state-store/riffusion_upload" in log and "set durable=False" in log
+
+
 @pytest.mark.airflow_cli
 def test_a_wait_in_its_own_task_is_retried_without_a_second_upload(tmp_path: Path) -> None:
     """Every Airflow version: the sensor's first try fails (the status endpoint answers 500 past the hook's

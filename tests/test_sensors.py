@@ -15,6 +15,7 @@ from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 from airflow_provider_riffusion.sensors.riffusion import SongsCompletedSensor, UploadCompletedSensor
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
 from tests.support import RecordingTI, task_context
+from tests.task_state import MemoryStore, context_with_store
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -132,6 +133,36 @@ def test_sensor_logs_a_status_once_while_it_stays(
         for _ in range(3):
             sensor.poke(context)
     assert logged(caplog, capsys).count("status 'pending'") == 1
+
+
+def test_a_rescheduled_sensor_logs_a_status_once_while_it_stays(
+    connection: RiffusionEmulator,
+    wav_file: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In reschedule mode every poke is a new run of the task (a new sensor object): the status it logged
+    rides along in the task state store, so it is logged once while it stays, and once more in a new try."""
+    upload = RiffusionHook().upload_audio(wav_file)
+    connection.inject(
+        Fault(method="GET", path="music/upload-audio", kind="status", status=200, body={"status": "pending"}, times=4)
+    )
+    store = MemoryStore()
+
+    def poke(try_number: int) -> bool:
+        sensor = UploadCompletedSensor(task_id="wait", job_id=upload["job_id"], mode="reschedule")
+        return sensor.poke(context_with_store(RecordingTI(try_number), store)).is_done
+
+    capsys.readouterr()
+    with caplog.at_level(logging.INFO):
+        assert not any(poke(1) for _ in range(3))
+        first_try = logged(caplog, capsys)
+        caplog.clear()
+        assert not poke(2)
+        second_try = logged(caplog, capsys)
+    assert first_try.count("status 'pending'") == 1
+    assert second_try.count("status 'pending'") == 1
+    assert store.writes == 2  # a poke with nothing new to keep writes nothing
 
 
 def test_deferrable_sensor_pokes_once_then_defers_with_its_timeout(

@@ -5,11 +5,16 @@ request, before any wait; a retried, cleared or crashed try reads it back and re
 processing: wait again; done: the same output; failed or a changed input: submit afresh). On older
 Airflow common-compat's stand-in submits on every try. Subclasses say what submitting, a stored job's
 progress and the wait are; this class holds what the mixin leaves to every operator alike.
+
+What is stored carries a format version (``STATE_VERSION``). A stored value this release cannot read
+fails the task (``RiffusionStateError``), never a guess: a misread job could be submitted, and paid
+for, a second time.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import ResumableJobMixin
 
@@ -23,19 +28,105 @@ SUBMITTED = "submitted"
 """A stored job of a task that does not wait: what was submitted is the output."""
 INPUT_CHANGED = "input-changed"
 """A stored job made of other input than this try's: never reattached."""
+STATE_VERSION = 1
+"""The format of a stored job. Release 0.2.0 stored the same fields without a version, so a value
+without one is read as version 1."""
+
+Field = tuple[Callable[[Any], bool], str]
+"""A stored field's check, and what it must be (for the message)."""
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+ID: Field = (_is_id, "an id string")
+IDS: Field = (lambda value: isinstance(value, list) and bool(value) and all(map(_is_id, value)), "a list of ids")
+TEXT: Field = (lambda value: isinstance(value, str), "a string")
+OPTIONAL_TEXT: Field = (lambda value: value is None or isinstance(value, str), "a string or null")
+COUNT: Field = (lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= 0, "a count")
+TEXTS: Field = (
+    lambda value: isinstance(value, dict) and all(isinstance(text, str) for text in value.values()),
+    "an object of strings",
+)
+
+
+def stored_problem(value: Any, shapes: Mapping[int, Mapping[str, Any]]) -> str | None:
+    """Why this release cannot read a stored value (None: it can). ``shapes`` are the fields of each format
+    version it reads (a field's :data:`Field`, or a nested mapping for an object); a value without a version
+    is version 1."""
+    from airflow_provider_riffusion.client.normalize import json_kind
+
+    if not isinstance(value, dict):
+        return f"it is {json_kind(value)}, not an object"
+    version, newest = value.get("version", 1), max(shapes)
+    if isinstance(version, bool) or not isinstance(version, int):
+        return f"its format version is {json_kind(version)}, not a number"
+    if version > newest:
+        return (
+            f"it is format version {version}, written by a newer release of the provider (this one reads up to "
+            f"version {newest}; upgrade the provider to read it)"
+        )
+    if version not in shapes:
+        return f"it is format version {version}, which no release of the provider writes"
+    return _shape_problem(value, shapes[version], "")
+
+
+def _shape_problem(value: dict[str, Any], shape: Mapping[str, Any], prefix: str) -> str | None:
+    from airflow_provider_riffusion.client.normalize import MISSING, json_kind
+
+    for name, wanted in shape.items():
+        path, found = f"{prefix}{name}", value.get(name, MISSING)
+        if isinstance(wanted, Mapping):
+            if not isinstance(found, dict):
+                return f"its {path!r} is {json_kind(found)}, not an object"
+            problem = _shape_problem(found, wanted, f"{path}.")
+            if problem:
+                return problem
+        elif not wanted[0](found):
+            return f"its {path!r} is {json_kind(found)}, not {wanted[1]}"
+    return None
 
 
 class DurableOperator(ResumableJobMixin, RiffusionBaseOperator):
     """The mixin's run and its verdicts, shared; ``poll_until_complete`` stores the output in ``_result``."""
 
+    state_shape: ClassVar[Mapping[str, Any]] = {}
+    """The fields of a stored job (format :data:`STATE_VERSION`) that reading it back relies on."""
+
     def run(self, context: Context) -> dict[str, Any]:
         self._result: dict[str, Any] | None = None
+        self._check_stored(context)
         returned = self.execute_resumable(context)
         # The mixin returns poll_until_complete()'s None when it reconnects to a running job: the output
         # that poll stored is the task's either way.
         result = returned if returned is not None else self._result
         assert result is not None, "the mixin ran neither poll_until_complete nor get_job_result"
         return result
+
+    def _check_stored(self, context: Context) -> None:
+        """Refuse an unreadable stored job before the mixin looks: it takes a falsy value ("", 0, {}, [])
+        for "nothing stored" and would submit again over it."""
+        store = context.get("task_state_store") if self.durable else None
+        if store is not None:
+            kept = store.get(self.external_id_key)
+            if kept is not None:
+                self.stored_job(kept, context)
+
+    def stored_job(self, external_id: Any, context: Context) -> dict[str, Any]:
+        """The stored job, once this release can read it; otherwise the fatal ``RiffusionStateError``."""
+        from airflow_provider_riffusion.exceptions import RiffusionStateError
+
+        problem = stored_problem(external_id, {STATE_VERSION: self.state_shape})
+        if problem is not None:
+            raise RiffusionStateError.unreadable(
+                self.external_id_key,
+                self.task_id,
+                context.get("ti"),
+                problem,
+                "set durable=False (every try then submits anew)",
+            )
+        return external_id
 
     def is_job_active(self, status: str) -> bool:
         return status == Progress.PENDING.value

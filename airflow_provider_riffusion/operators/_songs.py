@@ -7,13 +7,14 @@ cleared or crashed try reattaches instead of paying again; a changed request is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_riffusion.operators._base import fingerprint, stored_job_progress, try_number
-from airflow_provider_riffusion.operators._durable import SUBMITTED, DurableOperator
+from airflow_provider_riffusion.operators._durable import IDS, STATE_VERSION, SUBMITTED, TEXT, DurableOperator
 from airflow_provider_riffusion.statuses import Progress, songs_progress, worst
 from airflow_provider_riffusion.wait_defaults import DEFAULT_SONGS_TIMEOUT
 
@@ -41,6 +42,7 @@ class SongsJobOperator(DurableOperator):
     operator_extra_links = (RiffusionSongsLink(),)
     kind = "compose"
     """What the jobs are called in log lines ("compose jobs [...]")."""
+    state_shape: ClassVar[Mapping[str, Any]] = {"jobs": {"job_ids": IDS}, "request": TEXT}
 
     def __init__(
         self,
@@ -83,11 +85,16 @@ class SongsJobOperator(DurableOperator):
         if self.wait_for_slot:
             self.wait_for_free_slot(context)
         result = self.submit(self.request_fields())
-        return {"jobs": result, "request": fingerprint(self.request_fields()), "try_number": try_number(context)}
+        return {
+            "version": STATE_VERSION,
+            "jobs": result,
+            "request": fingerprint(self.request_fields()),
+            "try_number": try_number(context),
+        }
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         """An earlier try's jobs, if made of the same request: their progress; otherwise "input-changed"."""
-        job_ids = external_id["jobs"]["job_ids"]
+        job_ids = self.stored_job(external_id, context)["jobs"]["job_ids"]
         if external_id.get("request") != fingerprint(self.request_fields()):
             return self.not_reattaching(f"{self.kind} jobs {job_ids}", external_id, "request")
         if not self.wait_for_completion:

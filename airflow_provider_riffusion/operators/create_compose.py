@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_riffusion.compose import COMPOSE_INT_RANGES, checked_int
+from airflow_provider_riffusion.compose import COMPOSE_INT_RANGES, check_spans, checked_int
 from airflow_provider_riffusion.operators._songs import SONG_URL_XCOM_KEY, RiffusionSongsLink, SongsJobOperator
 
 __all__ = ["SONG_URL_XCOM_KEY", "CreateComposeOperator", "RiffusionSongsLink"]
@@ -17,7 +17,7 @@ class CreateComposeOperator(SongsJobOperator):
 
     Integer fields are checked against the API's ranges when the DAG is parsed: strengths of
     prompts 20-100; ``prompt_N_start``/``prompt_N_end``, ``lyrics_strength`` and
-    ``lyrics_weirdness`` 0-100; ``max_jobs`` 1-10.
+    ``lyrics_weirdness`` 0-100, with each prompt's start <= end; ``max_jobs`` 1-10.
 
     :param prompt_1: Genres, sounds, vibe (templated, required).
     :param audio_upload_id: The upload's ``audio_upload_id`` output (templated).
@@ -27,8 +27,9 @@ class CreateComposeOperator(SongsJobOperator):
     :param timeout: Seconds to wait for the songs (default 30 minutes).
     :param durable: On Airflow 3.3+, persist the compose jobs (task state store) right after the
         request, so a retried, cleared or crashed task reattaches to them instead of composing (and
-        paying) again, as long as the request is the same (``ResumableJobMixin``; default True).
-        No effect before Airflow 3.3.
+        paying) again, as long as the request is the same (``ResumableJobMixin``; default True). A
+        stored value this release cannot read fails the task (``RiffusionStateError``) rather than
+        compose again. No effect before Airflow 3.3.
     :param wait_for_slot: Before composing, wait until an account has a free job slot
         (``GET scheduler/available``; deferrable: in the triggerer) instead of meeting 429s.
     :param download_to: With ``wait_for_completion``, store the songs in this folder or object
@@ -104,12 +105,13 @@ class CreateComposeOperator(SongsJobOperator):
             "lyrics_weirdness": lyrics_weirdness,
             "max_jobs": max_jobs,
         }
-        # Not templated, so a value out of range is a parse-time error, not a failed run.
+        # Not templated, so a value out of range (or a start after its end) is a parse-time error, not a failed run.
         self.numbers = {
             name: checked_int(name, value, COMPOSE_INT_RANGES[name])
             for name, value in given.items()
             if value is not None
         }
+        check_spans(self.numbers)
 
     def request_fields(self) -> dict[str, Any]:
         """Everything the compose request is made of, as rendered for this try."""

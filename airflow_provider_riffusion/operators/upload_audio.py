@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_riffusion.operators._base import stored_job_progress, try_number
-from airflow_provider_riffusion.operators._durable import SUBMITTED, DurableOperator
+from airflow_provider_riffusion.operators._durable import (
+    COUNT,
+    ID,
+    OPTIONAL_TEXT,
+    STATE_VERSION,
+    SUBMITTED,
+    TEXT,
+    DurableOperator,
+)
 from airflow_provider_riffusion.statuses import Progress, upload_progress
 from airflow_provider_riffusion.wait_defaults import DEFAULT_UPLOAD_TIMEOUT
 
@@ -48,7 +56,8 @@ class UploadAudioOperator(DurableOperator):
     :param durable: On Airflow 3.3+, persist the upload (task state store) right after it is made,
         so a retried, cleared or crashed task reattaches to it instead of uploading again, as long
         as the source is the same track (size and sha256) under the same name and account
-        (``ResumableJobMixin``; default True). No effect before Airflow 3.3.
+        (``ResumableJobMixin``; default True). A stored value this release cannot read fails the task
+        (``RiffusionStateError``) rather than upload again. No effect before Airflow 3.3.
 
     Returns (XCom ``return_value``) ``job_id`` (for the status endpoint), ``audio_upload_id``
     (for compose), ``is_flagged``, ``file_name``, ``content_type``, ``bytes``, ``sha256``.
@@ -58,6 +67,10 @@ class UploadAudioOperator(DurableOperator):
     ui_color = "#f3d1ff"
     external_id_key = "riffusion_upload"
     """The task state store key of the upload (renaming it would orphan the uploads of running tasks)."""
+    state_shape: ClassVar[Mapping[str, Any]] = {
+        "upload": {"job_id": ID, "audio_upload_id": ID, "file_name": TEXT, "bytes": COUNT, "sha256": TEXT},
+        "user_id": OPTIONAL_TEXT,
+    }
 
     def __init__(
         self,
@@ -91,11 +104,11 @@ class UploadAudioOperator(DurableOperator):
             max_bytes=self.max_bytes,
             source_conn_id=self.source_conn_id,
         )
-        return {"upload": upload, "user_id": self.user_id, "try_number": try_number(context)}
+        return {"version": STATE_VERSION, "upload": upload, "user_id": self.user_id, "try_number": try_number(context)}
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         """An earlier try's upload, if it is of the same track: its progress; otherwise why not to reattach."""
-        upload = external_id["upload"]
+        upload = self.stored_job(external_id, context)["upload"]
         changed = self._changed_since(external_id)
         if changed:
             return self.not_reattaching(f"upload {upload['job_id']}", external_id, " and ".join(changed))

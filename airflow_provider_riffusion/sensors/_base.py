@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     from airflow_provider_riffusion.polling import Poller
 
 ERRORS_KEY = "riffusion_consecutive_errors"
-"""Where a rescheduled sensor keeps its count of failed polls in a row (the task state store)."""
+"""Where a rescheduled sensor keeps what its next poke goes on from (the task state store, Airflow 3.3+): its
+count of failed polls in a row, and the status it last logged of each job, so a status is logged once while
+it stays, not at every poke."""
+POLL_STATE_VERSION = 2
+"""The format of that value. Version 1 (release 0.2.0, no version field) holds ``try_number`` and
+``errors``; version 2 adds ``statuses``."""
 
 
 class RiffusionBaseSensor(BaseSensorOperator):
@@ -70,16 +75,19 @@ class RiffusionBaseSensor(BaseSensorOperator):
         raise NotImplementedError
 
     def _poller(self, context: Context) -> Poller[Any]:
-        """The wait's rules, created at the first poke; a rescheduled sensor reads its blip count back."""
+        """The wait's rules, created at the first poke; a rescheduled sensor reads its blip count and the
+        statuses it logged back."""
         if not hasattr(self, "_poll_state"):
             from airflow_provider_riffusion.polling import Poller
 
+            errors, statuses = _carried(self, context)
             self._poll_state: Poller[Any] = Poller(
                 self.describe(),
                 log=self.log,
                 poll_interval=float(self.poke_interval),
                 max_consecutive_errors=self.max_consecutive_errors,
-                errors=_carried_errors(self, context),
+                errors=errors,
+                statuses=statuses,
             )
         return self._poll_state
 
@@ -88,13 +96,14 @@ class RiffusionBaseSensor(BaseSensorOperator):
 
         poller = self._poller(context)
         poller.what = self.describe()
-        errors_before = poller.errors
+        before = (poller.errors, poller.statuses)
         try:
             result = poller.observe(Outcome.of(lambda: self.check(poller)))
         finally:
             store = _state_store(self, context)
-            if store is not None and poller.errors != errors_before:
-                store.set(ERRORS_KEY, {"try_number": _try_number(context), "errors": poller.errors})
+            if store is not None and (poller.errors, poller.statuses) != before:
+                kept = {"try_number": _try_number(context), "errors": poller.errors, "statuses": poller.statuses}
+                store.set(ERRORS_KEY, {"version": POLL_STATE_VERSION, **kept})
         return PokeReturnValue(is_done=result is not None, xcom_value=result)
 
     def execute(self, context: Context) -> Any:
@@ -139,13 +148,24 @@ def _try_number(context: Context) -> int:
     return int(getattr(context.get("ti"), "try_number", 0) or 0)
 
 
-def _carried_errors(sensor: RiffusionBaseSensor, context: Context) -> int:
-    """The failed polls in a row of this try's earlier pokes; the store outlives tries, the count does not."""
+def _carried(sensor: RiffusionBaseSensor, context: Context) -> tuple[int, dict[str, str]]:
+    """The failed polls in a row and the statuses logged by this try's earlier pokes; the store outlives
+    tries, what it keeps does not. A value this release cannot read fails the task, naming the key."""
     store = _state_store(sensor, context)
     kept = store.get(ERRORS_KEY) if store is not None else None
-    if isinstance(kept, dict) and kept.get("try_number") == _try_number(context):
-        return int(kept.get("errors") or 0)
-    return 0
+    if kept is None:
+        return 0, {}
+    from airflow_provider_riffusion.exceptions import RiffusionStateError
+    from airflow_provider_riffusion.operators._durable import COUNT, TEXTS, stored_problem
+
+    counts = {"try_number": COUNT, "errors": COUNT}
+    problem = stored_problem(kept, {1: counts, POLL_STATE_VERSION: {**counts, "statuses": TEXTS}})
+    if problem is not None:
+        instead = "use mode='poke' (which keeps nothing there)"
+        raise RiffusionStateError.unreadable(ERRORS_KEY, sensor.task_id, context.get("ti"), problem, instead)
+    if kept["try_number"] != _try_number(context):
+        return 0, {}
+    return kept["errors"], dict(kept.get("statuses", {}))
 
 
 def _checked_error_limit(task_id: str, mode: str, deferrable: bool, given: int | None) -> int:

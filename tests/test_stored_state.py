@@ -1,0 +1,219 @@
+"""What the provider keeps in the task state store carries a format version; a value it cannot read under its
+key fails the task in one line that names the key, the task and how to clear it, and nothing is submitted.
+
+In-process, with a stand-in store, against the emulator; ``tests/test_durable.py`` does the same through
+the real store in ``airflow dags test`` runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_riffusion import exceptions as exc
+from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+from airflow_provider_riffusion.operators._base import fingerprint
+from airflow_provider_riffusion.operators.riffusion import (
+    CreateComposeOperator,
+    CreatePromptOperator,
+    UploadAudioOperator,
+)
+from airflow_provider_riffusion.sensors.riffusion import ERRORS_KEY, UploadCompletedSensor
+from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
+from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_3_PLUS
+from tests.support import RecordingTI
+from tests.task_state import MemoryStore, context_with_store
+
+NEEDS_STATE_STORE = pytest.mark.skipif(
+    not AIRFLOW_V_3_3_PLUS, reason="operators read the task state store from Airflow 3.3 (ResumableJobMixin)"
+)
+
+
+class NamedTI(RecordingTI):
+    """A task instance that knows where it is, as Airflow's does: the message builds the REST path from it."""
+
+    dag_id = "music"
+    run_id = "manual__2025-01-01T00:00:00+00:00"
+
+    def __init__(self, map_index: int = -1) -> None:
+        super().__init__()
+        self.map_index = map_index
+
+
+def posts(emu: RiffusionEmulator, path: str) -> int:
+    return sum(1 for r in emu.requests if r["method"] == "POST" and path in r["path"])
+
+
+def refused(run: Any, key: str, task_id: str, *fragments: str) -> str:
+    """``run()`` fails with the fatal RiffusionStateError in one line naming the key, the task and the fixes."""
+    with pytest.raises(exc.RiffusionStateError) as raised:
+        run()
+    message = str(raised.value)
+    assert isinstance(raised.value, AirflowFailException)
+    assert "\n" not in message
+    assert f"Task {task_id} of DAG" in message and f"under {key!r}" in message
+    assert "Task State Store tab" in message and f"/taskInstances/{task_id}/state-store/{key}" in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+VALID_UPLOAD = {
+    "job_id": "a:b",
+    "audio_upload_id": "a",
+    "file_name": "t",
+    "bytes": 4,
+    "sha256": "00",
+    "is_flagged": False,
+    "content_type": "audio/wav",
+}
+UNREADABLE_UPLOADS = [
+    ("not a job", "it is a string, not an object"),
+    (7, "it is a number, not an object"),
+    ([], "it is an array, not an object"),
+    ({}, "its 'upload' is missing, not an object"),
+    ({"upload": "a:b", "user_id": None}, "its 'upload' is a string, not an object"),
+    ({"upload": {**VALID_UPLOAD, "job_id": ""}, "user_id": None}, "its 'upload.job_id' is an empty string, not an id"),
+    ({"upload": {**VALID_UPLOAD, "bytes": "4"}, "user_id": None}, "its 'upload.bytes' is a string, not a count"),
+    ({"upload": VALID_UPLOAD}, "its 'user_id' is missing, not a string or null"),
+    ({"version": 2, "upload": VALID_UPLOAD, "user_id": None}, "format version 2, written by a newer release"),
+    ({"version": "1", "upload": VALID_UPLOAD, "user_id": None}, "its format version is a string, not a number"),
+    ({"version": 0, "upload": VALID_UPLOAD, "user_id": None}, "format version 0, which no release"),
+]
+
+
+@NEEDS_STATE_STORE
+@pytest.mark.parametrize(("stored", "problem"), UNREADABLE_UPLOADS)
+def test_an_unreadable_stored_upload_fails_without_uploading(
+    connection: RiffusionEmulator, wav_file: Path, stored: Any, problem: str
+) -> None:
+    store = MemoryStore(riffusion_upload=stored)
+    operator = UploadAudioOperator(task_id="upload", source=wav_file, wait_for_completion=True, poll_interval=0.01)
+
+    refused(
+        lambda: operator.execute(context_with_store(RecordingTI(), store)),
+        "riffusion_upload",
+        "upload",
+        problem,
+        "set durable=False",
+    )
+    assert posts(connection, "upload-audio") == 0
+    assert store.writes == 0  # left as it was, for the user to look at
+
+
+@NEEDS_STATE_STORE
+@pytest.mark.parametrize(
+    ("operator", "key"),
+    [
+        (
+            lambda: CreateComposeOperator(task_id="songs", prompt_1="lo-fi", wait_for_completion=True),
+            "riffusion_compose",
+        ),
+        (lambda: CreatePromptOperator(task_id="songs", prompt="lo-fi", wait_for_completion=True), "riffusion_prompt"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("stored", "problem"),
+    [
+        ("job-1", "it is a string, not an object"),
+        ({}, "its 'jobs' is missing, not an object"),
+        ({"jobs": {"job_ids": []}, "request": "r"}, "its 'jobs.job_ids' is an array, not a list of ids"),
+        ({"jobs": {"job_ids": ["j"]}, "request": None}, "its 'request' is null, not a string"),
+        ({"version": 9, "jobs": {"job_ids": ["j"]}, "request": "r"}, "format version 9, written by a newer release"),
+    ],
+)
+def test_unreadable_stored_song_jobs_fail_without_composing(
+    connection: RiffusionEmulator, operator: Any, key: str, stored: Any, problem: str
+) -> None:
+    store = MemoryStore(**{key: stored})
+
+    refused(lambda: operator().execute(context_with_store(RecordingTI(), store)), key, "songs", problem)
+    assert posts(connection, "create-compose") + posts(connection, "create-prompt") == 0
+
+
+@NEEDS_STATE_STORE
+def test_what_is_stored_carries_its_format_version(connection: RiffusionEmulator, wav_file: Path) -> None:
+    store = MemoryStore()
+    UploadAudioOperator(task_id="upload", source=wav_file).execute(context_with_store(RecordingTI(), store))
+    CreateComposeOperator(task_id="compose", prompt_1="funk").execute(context_with_store(RecordingTI(), store))
+
+    upload, compose = store.get("riffusion_upload"), store.get("riffusion_compose")
+    assert upload["version"] == 1 and upload["upload"]["job_id"] == connection.uploads[0].job_id
+    assert compose["version"] == 1 and len(compose["jobs"]["job_ids"]) == 2
+
+
+@NEEDS_STATE_STORE
+def test_song_jobs_stored_by_release_0_2_0_are_reattached(connection: RiffusionEmulator) -> None:
+    """0.2.0 stored the same fields without a version: read as version 1, not composed again."""
+    operator = CreateComposeOperator(task_id="compose", prompt_1="funk", wait_for_completion=True, poll_interval=0.01)
+    jobs = RiffusionHook().create_compose("funk")
+    legacy = {"jobs": jobs, "request": fingerprint(operator.request_fields()), "try_number": 1}
+    context = context_with_store(RecordingTI(try_number=2), MemoryStore(riffusion_compose=legacy))
+
+    result = operator.execute(context)
+
+    assert posts(connection, "create-compose") == 1  # the hook's, above
+    assert result["job_ids"] == jobs["job_ids"] and {song["status"] for song in result["songs"]} == {"completed"}
+
+
+@NEEDS_STATE_STORE
+def test_durable_false_leaves_the_store_unread(connection: RiffusionEmulator, wav_file: Path) -> None:
+    """The way around a value the task cannot read, besides deleting it: every try submits anew."""
+    store = MemoryStore(riffusion_upload="not a job")
+    operator = UploadAudioOperator(task_id="upload", source=wav_file, durable=False)
+
+    assert operator.execute(context_with_store(RecordingTI(), store))["job_id"] == connection.uploads[0].job_id
+    assert store.get("riffusion_upload") == "not a job"
+
+
+@NEEDS_STATE_STORE
+@pytest.mark.parametrize(("map_index", "query"), [(-1, ""), (2, "?map_index=2")])
+def test_the_message_gives_the_rest_path_of_the_task_instance(
+    connection: RiffusionEmulator, wav_file: Path, map_index: int, query: str
+) -> None:
+    operator = UploadAudioOperator(task_id="upload", source=wav_file)
+    context = context_with_store(NamedTI(map_index), MemoryStore(riffusion_upload="x"))
+
+    message = refused(lambda: operator.execute(context), "riffusion_upload", "upload")
+    path = "/api/v2/dags/music/dagRuns/manual__2025-01-01T00%3A00%3A00%2B00%3A00/taskInstances/upload"
+    assert f"DELETE {path}/state-store/riffusion_upload{query})" in message
+    assert "Task upload of DAG music " in message
+
+
+# -- the sensor's poll state (reschedule mode) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stored", "problem"),
+    [
+        ("3", "it is a string, not an object"),
+        ({"errors": 1}, "its 'try_number' is missing, not a count"),
+        ({"try_number": 1, "errors": -1}, "its 'errors' is a number, not a count"),
+        ({"version": 2, "try_number": 1, "errors": 0}, "its 'statuses' is missing, not an object"),
+        ({"version": 3, "try_number": 1, "errors": 0, "statuses": {}}, "format version 3, written by a newer release"),
+    ],
+)
+def test_an_unreadable_poll_state_fails_the_rescheduled_sensor(
+    connection: RiffusionEmulator, stored: Any, problem: str
+) -> None:
+    sensor = UploadCompletedSensor(task_id="wait", job_id="a:b", mode="reschedule")
+    context = context_with_store(RecordingTI(), MemoryStore(**{ERRORS_KEY: stored}))
+
+    refused(lambda: sensor.poke(context), ERRORS_KEY, "wait", problem, "use mode='poke'")
+    assert connection.requests == []
+
+
+def test_a_poll_state_stored_by_release_0_2_0_carries_its_count(connection: RiffusionEmulator, wav_file: Path) -> None:
+    """0.2.0 kept ``{"try_number", "errors"}``: read as version 1, the count goes on from where it was."""
+    job_id = RiffusionHook().upload_audio(wav_file)["job_id"]
+    store = MemoryStore(**{ERRORS_KEY: {"try_number": 1, "errors": 1}})
+    connection.inject(Fault(method="GET", path="music/upload-audio", kind="status", status=502, times=3))
+    limit: dict[str, Any] = {"max_consecutive_errors": 1} if AIRFLOW_V_3_3_PLUS else {}
+    sensor = UploadCompletedSensor(task_id="wait", job_id=job_id, mode="reschedule", **limit)
+
+    with pytest.raises(exc.RiffusionServerError):  # the 2nd failed poll in a row: over the limit of 1
+        sensor.poke(context_with_store(RecordingTI(), store))
+    assert store.get(ERRORS_KEY) == {"version": 2, "try_number": 1, "errors": 2, "statuses": {}}
