@@ -23,6 +23,8 @@ from airflow_provider_riffusion.retry import (
 )
 
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_DOWNLOAD_MIN_RATE = 64 * 1024
+"""Bytes a second a download must at least keep up: its body is due within ``timeout`` plus its size at this rate."""
 
 E = TypeVar("E", bound=BaseException)
 
@@ -38,6 +40,7 @@ class RiffusionSettings:
     user_id: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    download_min_rate: float = DEFAULT_DOWNLOAD_MIN_RATE
 
     def url(self, path: str) -> str:
         """The full URL of an API path such as ``music/upload-audio/``."""
@@ -85,12 +88,49 @@ class RiffusionSettings:
         }
 
 
+CONN_TYPE = "riffusion"
+
+
+def connection_settings(
+    conn_id: str, conn: Any, extra: dict[str, Any], log: Any, **overrides: Any
+) -> RiffusionSettings:
+    """The settings of an Airflow connection, as the hook and the triggers both read it.
+
+    A connection of another type still works when its fields fit (the URI form ``http://...`` makes
+    one), but a warning names the type the form and the Test button belong to.
+    """
+    if conn.conn_type and conn.conn_type != CONN_TYPE:
+        log.warning(
+            "Connection '%s' is of type %r, not %r: it is read as a Riffusion connection; set its type to %r "
+            "(Riffusion (useapi.net) in the UI) to get the right form and Test button.",
+            conn_id,
+            conn.conn_type,
+            CONN_TYPE,
+            CONN_TYPE,
+        )
+    return settings_from_connection(
+        conn_id, conn.password, conn.host, extra, port=conn.port, schema=conn.schema, **overrides
+    )
+
+
+def missing_connection(conn_id: str) -> RiffusionConnectionConfigError:
+    """The error for a connection id that is not defined, with the two ways to define it."""
+    env = "AIRFLOW_CONN_" + "".join(char if char.isalnum() else "_" for char in conn_id).upper()
+    return RiffusionConnectionConfigError(
+        f"Connection '{conn_id}' is not defined: create it in the UI (type Riffusion (useapi.net), the token as "
+        f"password), or run `airflow connections add {conn_id} --conn-type riffusion --conn-password YOUR_TOKEN`, "
+        f'or set {env}=\'{{"conn_type": "riffusion", "password": "YOUR_TOKEN"}}\'.'
+    )
+
+
 def settings_from_connection(
     conn_id: str,
     password: str | None,
     host: str | None,
     extra: dict[str, Any],
     *,
+    port: int | None = None,
+    schema: str | None = None,
     request_timeout: float | None = None,
     max_attempts: int | None = None,
     min_delay: float | None = None,
@@ -99,7 +139,9 @@ def settings_from_connection(
     """Validate the connection fields; arguments given here override the connection's extras."""
     token = check_token(conn_id, password)
     allow_http = _extra(extra, "allow_insecure_http")
-    base_url = normalize_base_url(conn_id, host, allow_insecure_http=str(allow_http).lower() in _TRUE_WORDS)
+    base_url = normalize_base_url(
+        conn_id, host, allow_insecure_http=str(allow_http).lower() in _TRUE_WORDS, port=port, schema=schema
+    )
     user_id = _extra(extra, "user_id")
     attempts = _pick(conn_id, "max_attempts", max_attempts, _extra(extra, "max_attempts"), DEFAULT_MAX_ATTEMPTS)
     if not attempts.is_integer():
@@ -111,6 +153,12 @@ def settings_from_connection(
         raise RiffusionConnectionConfigError(
             f"Connection '{conn_id}' timeout={timeout:g} must be more than 0 seconds: set it to, for example, "
             f"{DEFAULT_TIMEOUT:g}, or remove it for the default."
+        )
+    min_rate = _pick(conn_id, "download_min_rate", _extra(extra, "download_min_rate"), DEFAULT_DOWNLOAD_MIN_RATE)
+    if min_rate <= 0:
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' download_min_rate={min_rate:g} must be more than 0 bytes a second: set it to, "
+            f"for example, {DEFAULT_DOWNLOAD_MIN_RATE}, or remove it for the default."
         )
     try:
         retry = RetryPolicy(
@@ -129,6 +177,7 @@ def settings_from_connection(
         user_id=str(user_id).strip() if user_id not in (None, "") else None,
         timeout=timeout,
         retry=retry,
+        download_min_rate=min_rate,
     )
 
 
@@ -153,15 +202,34 @@ def check_token(conn_id: str, password: str | None) -> str:
     return token
 
 
-def normalize_base_url(conn_id: str, host: str | None, *, allow_insecure_http: bool = False) -> str:
+def normalize_base_url(
+    conn_id: str,
+    host: str | None,
+    *,
+    allow_insecure_http: bool = False,
+    port: int | str | None = None,
+    schema: str | None = None,
+) -> str:
     """The connection's host as a base URL; empty means the public API.
 
-    Plain ``http://`` would send the token in clear text, so it is accepted only for loopback
-    addresses (the emulator) unless the connection's extra sets ``allow_insecure_http``.
+    The host is a URL (``http(s)://host:port/path``), or a bare host name with the connection's schema
+    as the path and its port (what the URI form ``riffusion://:TOKEN@127.0.0.1:8765/v1/riffusion``
+    gives): https, or http for a loopback host. A bare host without a path is refused: the API lives
+    under one (``/v1/riffusion``). Plain ``http://`` would send the token in clear text, so it is
+    accepted only for loopback addresses (the emulator) unless the extra sets ``allow_insecure_http``.
     """
     raw = (host or "").strip()
     if not raw:
         return DEFAULT_BASE_URL
+    path = (schema or "").strip().strip("/")
+    if path and "://" not in raw and "/" not in raw and not any(char.isspace() for char in raw):
+        bare = raw.strip("[]")
+        netloc = f"[{bare}]" if _is_ipv6(bare) else raw
+        hostname = bare if _is_ipv6(bare) else raw.split(":")[0]
+        scheme = "http" if _is_loopback(hostname) else "https"
+        if port not in (None, "") and (_is_ipv6(bare) or ":" not in raw):
+            netloc += f":{port}"
+        raw = f"{scheme}://{netloc}/{path}"
     try:
         parts = urlsplit(raw)
     except ValueError:  # e.g. an unclosed IPv6 bracket
@@ -175,7 +243,8 @@ def normalize_base_url(conn_id: str, host: str | None, *, allow_insecure_http: b
     if parts.scheme not in ("http", "https") or not parts.hostname or any(char.isspace() for char in raw):
         raise RiffusionConnectionConfigError(
             f"Connection '{conn_id}' host {raw!r} is not a base URL: use the form "
-            f"http(s)://host[:port]/path, for example {DEFAULT_BASE_URL}, or leave it empty."
+            f"http(s)://host[:port]/path, for example {DEFAULT_BASE_URL}, or leave it empty (in a URI: "
+            "riffusion://:TOKEN@host:port/path)."
         )
     try:
         _ = parts.port
@@ -193,6 +262,13 @@ def normalize_base_url(conn_id: str, host: str | None, *, allow_insecure_http: b
             f"Connection '{conn_id}' host {raw!r} has a query or fragment: give only scheme, host, port and path."
         )
     return raw.rstrip("/")
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 def _is_loopback(hostname: str) -> bool:

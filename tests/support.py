@@ -99,3 +99,12 @@ def one_event(trigger: Any, limit: float = 30) -> dict[str, Any]:
     events = asyncio.run(asyncio.wait_for(collect(), limit))
     assert len(events) == 1, f"a trigger must yield exactly one event, got {events}"
     return events[0]
+
+
+def task_logs(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> str:
+    """What tasks, hooks and triggers logged since the last call: Airflow 3 renders it with structlog to stdout,
+    Airflow 2 through logging."""
+    out = capsys.readouterr().out
+    text = caplog.text or out
+    caplog.clear()
+    return text

@@ -218,3 +218,25 @@ def test_scrub_replaces_the_token_in_every_argument() -> None:
 def test_scrub_leaves_clean_errors_alone() -> None:
     error = RiffusionError("nothing secret here")
     assert settings().scrub(error).args == ("nothing secret here",)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "schema", "expected"),
+    [
+        ("127.0.0.1", 8765, "v1/riffusion", "http://127.0.0.1:8765/v1/riffusion"),
+        ("localhost", None, "/v1/riffusion/", "http://localhost/v1/riffusion"),
+        ("::1", 8765, "v1/riffusion", "http://[::1]:8765/v1/riffusion"),
+        ("proxy.example.com", 8443, "v1/riffusion", "https://proxy.example.com:8443/v1/riffusion"),
+        ("http://127.0.0.1:9000/v1/riffusion", 1234, "ignored", "http://127.0.0.1:9000/v1/riffusion"),
+    ],
+)
+def test_a_bare_host_takes_the_port_and_the_schema_as_the_uri_form_gives_them(
+    host: str, port: int | None, schema: str, expected: str
+) -> None:
+    assert normalize_base_url("riffusion_default", host, port=port, schema=schema) == expected
+
+
+def test_a_bare_host_without_a_path_is_refused_with_the_uri_form_that_works() -> None:
+    with pytest.raises(RiffusionConnectionConfigError) as excinfo:
+        normalize_base_url("riffusion_default", "127.0.0.1", port=8765, schema="")
+    assert_config_error(excinfo, "'127.0.0.1'", "riffusion://:TOKEN@host:port/path")

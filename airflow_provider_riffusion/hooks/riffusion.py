@@ -85,18 +85,21 @@ class RiffusionHook(BaseHook):
     @cached_property
     def settings(self) -> RiffusionSettings:
         """The connection, validated once per hook."""
-        from airflow.providers.common.compat.sdk import mask_secret
+        from airflow.providers.common.compat.sdk import AirflowNotFoundException, mask_secret
 
-        from airflow_provider_riffusion.settings import settings_from_connection
+        from airflow_provider_riffusion.settings import connection_settings, missing_connection
 
-        conn = self.get_connection(self.riffusion_conn_id)
+        try:
+            conn = self.get_connection(self.riffusion_conn_id)
+        except AirflowNotFoundException:
+            raise missing_connection(self.riffusion_conn_id) from None
         if conn.password:
             mask_secret(conn.password)
-        return settings_from_connection(
+        return connection_settings(
             self.riffusion_conn_id,
-            conn.password,
-            conn.host,
+            conn,
             conn.extra_dejson,
+            self.log,
             request_timeout=self._overrides["request_timeout"],
             max_attempts=self._overrides["max_attempts"],
             min_delay=self._overrides["min_delay"],
@@ -192,8 +195,10 @@ class RiffusionHook(BaseHook):
     ) -> dict[str, Any]:
         """Stream a song (``GET music/download``) into the folder ``destination`` (a local path, an
         ``ObjectStoragePath`` or URI such as ``s3://bucket/songs/``), in constant memory, as
-        ``<title>-<song id>.<ext>``, never half-written under that name; a file of the answer's size
-        already there is kept. ``stems`` is the API's JSON about them, stored as it came (undocumented).
+        ``<title>-<song id>.<ext>``, never half-written under that name; only audio of the format is
+        stored (a 200 with a page or an error body is refused), and a file already there is kept only
+        when its recorded sha256 proves it is this song. ``stems`` is the API's JSON about them,
+        stored as it came (undocumented).
 
         :return: ``song_id``, ``path``, ``format``, ``bytes``, ``sha256``, ``content_type``.
         """

@@ -8,6 +8,7 @@ file's own URI is the asset (Datasets through the compat layer on Airflow 2.11).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ class DownloadSongsOperator(BaseOperator):
     :param songs: What to fetch (templated; mappable): a compose's output (its ``songs``), a list of
         song dicts (``id``, ``title``), one song dict, a list of song ids, or one id.
     :param destination: A folder (templated): a local path, an ``ObjectStoragePath`` or an
-        object-storage URI such as ``s3://bucket/songs/{{ ds }}/`` (its provider must be installed;
+        object-storage URI such as ``s3://bucket/songs/{{ run_id }}/`` (its provider must be installed;
         the connection is the path's ``conn_id`` or ``destination_conn_id``).
     :param download_format: ``mp3`` (default), ``wav``, or ``stems`` (the API's JSON about the stems,
         stored as it came: its shape is undocumented).
@@ -41,10 +42,12 @@ class DownloadSongsOperator(BaseOperator):
     :param outlets: Give an ``AssetAlias`` to get one asset event per stored song, each with
         ``extra`` = ``song_id``, ``title``, ``job_id``, ``format``, ``bytes``, ``sha256``.
 
-    Files are named ``<title>-<song id>.<ext>`` (safe characters only), written so that a crash never
-    leaves half a file under that name; a file of the same size already there is kept, not fetched
-    again, so retries are free. Returns ``files`` (each ``song_id``, ``title``, ``job_id``, ``path``,
-    ``uri``, ``format``, ``bytes``, ``sha256``, ``content_type``) and ``destination``.
+    Files are named ``<title>-<song id>.<ext>`` (safe characters only; distinct ids never share a name),
+    written so that a crash never leaves half a file under that name; a file already there whose
+    recorded sha256 (``.<name>.sha256`` beside it) proves it is this song is kept, not fetched again,
+    so retries are free. Only audio of the format is stored. Returns ``files`` (each ``song_id``,
+    ``title``, ``job_id``, ``path``, ``uri``, ``format``, ``bytes``, ``sha256``, ``content_type``) and
+    ``destination``.
     """
 
     template_fields: Sequence[str] = ("songs", "destination", "download_format", "destination_conn_id", "user_id")
@@ -94,22 +97,41 @@ class DownloadSongsOperator(BaseOperator):
 
 def songs_to_fetch(songs: Any) -> list[dict[str, Any]]:
     """Each song to fetch as ``{"id", "title", "job_id"}``, from whatever shape ``songs`` came in."""
+    if isinstance(songs, dict) and "songs" not in songs and "job_ids" in songs:
+        raise RiffusionInputError(
+            f"songs is the output of a compose that did not wait for its songs (job_ids {shown(songs['job_ids'])}): "
+            "set wait_for_completion=True on it, or wait with a SongsCompletedSensor and pass that sensor's output."
+        )
     if isinstance(songs, dict) and "songs" in songs:
         songs = songs["songs"]
     if isinstance(songs, (str, dict)):
         songs = [songs]
     if not isinstance(songs, (list, tuple)) or not songs:
         raise RiffusionInputError(
-            f"songs is {type(songs).__name__} {str(songs)[:80]!r}: pass a compose's output, songs or song ids."
+            f"songs is {type(songs).__name__} {shown(songs)}: pass a compose's output, songs or song ids."
         )
     found = []
     for song in songs:
         song = song if isinstance(song, dict) else {"id": song}
         song_id = song.get("id")
         if not isinstance(song_id, str) or song_id.strip() in ("", "None", "null"):
-            raise RiffusionInputError(f"a song has no id ({str(song)[:80]}): pass songs as the compose returned them.")
+            raise RiffusionInputError(
+                f"a song has no id (a {type(song).__name__} with keys {shown(sorted(map(str, song)))}): "
+                "pass songs as the compose or SongsCompletedSensor returned them, or song ids."
+            )
         found.append({"id": song_id, "title": song.get("title"), "job_id": song.get("job_id") or song_id})
     return found
+
+
+def shown(value: Any, width: int = 160) -> str:
+    """``value`` for a one-line message: whole, or shortened at a word boundary with a mark, never cut mid-word."""
+    text = repr(value)
+    if len(text) <= width:
+        return text
+    short = textwrap.shorten(text, width, placeholder=" ...(more)")
+    return (
+        short if not short.startswith("...") else f"(a {type(value).__name__} of length {len(text)}, too long to show)"
+    )
 
 
 def store_songs(operator: Any, context: Context, songs: Any, destination: Any, download_format: str) -> list[dict]:

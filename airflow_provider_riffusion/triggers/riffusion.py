@@ -38,17 +38,21 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
-async def load_settings(riffusion_conn_id: str) -> RiffusionSettings:
+async def load_settings(riffusion_conn_id: str, log: Any) -> RiffusionSettings:
     """Read the connection and its extras without blocking the event loop (nor deadlocking on the
     secrets masker's round trip to the supervisor, which ``conn.extra_dejson`` would make on it)."""
     from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
     from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
-    from airflow_provider_riffusion.settings import settings_from_connection
+    from airflow_provider_riffusion.settings import connection_settings, missing_connection
 
-    conn = await get_async_connection(riffusion_conn_id, hook=RiffusionHook)
+    try:
+        conn = await get_async_connection(riffusion_conn_id, hook=RiffusionHook)
+    except AirflowNotFoundException:
+        raise missing_connection(riffusion_conn_id) from None
     extra = await get_async_extra_dejson(conn)
-    return settings_from_connection(riffusion_conn_id, conn.password, conn.host, extra)
+    return connection_settings(riffusion_conn_id, conn, extra, log)
 
 
 class _RiffusionPollTrigger(BaseTrigger):
@@ -106,7 +110,7 @@ class _RiffusionPollTrigger(BaseTrigger):
         # an interval, so that waits deferred together (or re-created together by a triggerer restart)
         # neither start nor poll in one burst that stalls the triggerer's loop.
         await asyncio.sleep(min(random.uniform(0.5, 1.0) * self.poll_interval, poller.pause()))
-        self._settings = settings = await load_settings(self.riffusion_conn_id)
+        self._settings = settings = await load_settings(self.riffusion_conn_id, self.log)
         transport = transports.AsyncTransport(settings, keepalive=max(60.0, 2 * self.poll_interval))
         await transport.open()
 
