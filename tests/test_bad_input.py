@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +32,6 @@ from airflow_provider_riffusion.triggers.riffusion import (
 from tests.support import TOKEN, connection_json, task_context, write_wav
 
 MP3_HEAD = b"ID3\x04\x00\x00\x00\x00\x00\x00"
-
-
-@pytest.fixture
-def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[RiffusionEmulator]:
-    """The emulator, with ``riffusion_default`` pointing at it."""
-    with RiffusionEmulator(token=TOKEN, pending_polls=0, song_polls=0) as emulator:
-        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emulator.base_url))
-        yield emulator
 
 
 @pytest.fixture

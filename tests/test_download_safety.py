@@ -38,13 +38,6 @@ DOWNLOAD = "music/download"
 
 
 @pytest.fixture
-def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[RiffusionEmulator]:
-    with RiffusionEmulator(token=TOKEN, pending_polls=0, song_polls=0) as emulator:
-        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emulator.base_url))
-        yield emulator
-
-
-@pytest.fixture
 def song_ids(emu: RiffusionEmulator) -> list[str]:
     """Two songs the emulator can serve (a compose makes two)."""
     return list(RiffusionHook().create_compose("bossa nova", title="Ipanema")["job_ids"])

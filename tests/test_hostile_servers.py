@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,6 @@ STATUS = ("GET", "music/upload-audio")
 SONGS = ("GET", "music")
 UPLOAD = ("POST", "music/upload-audio")
 COMPOSE = ("POST", "music/create-compose")
-
-
-@pytest.fixture
-def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[RiffusionEmulator]:
-    with RiffusionEmulator(token=TOKEN, pending_polls=0, song_polls=0) as emulator:
-        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emulator.base_url))
-        yield emulator
 
 
 def reconnect(monkeypatch: pytest.MonkeyPatch, emu: RiffusionEmulator, **extra: Any) -> None:
