@@ -9,7 +9,7 @@
 # Arguments go to every pytest run. RIFFUSION_OTHER_AIRFLOWS and RIFFUSION_OTHER_PYTHONS override the other
 # releases and Pythons (empty for none); RIFFUSION_SKIP_PACKAGE=1 skips the package check; RIFFUSION_TEST_JOBS
 # sets how many runs go at once (default 2; at 3 the 2 cores are busier and the whole takes less, but the
-# multi-process tests then met an Airflow scheduler race once in a run). About 23 minutes on 2 cores.
+# multi-process tests then met an Airflow scheduler race once in a run). About 25 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/versions.sh
