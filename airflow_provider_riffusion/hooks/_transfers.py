@@ -145,15 +145,16 @@ def download(
                 output.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
+        sha256 = digest.hexdigest()
         try:
-            target.write_record(digest.hexdigest())
+            target.write_record(sha256)
         except Exception as error:  # the song is stored and whole; without a record a retry fetches it again
             hook.log.warning(
                 "Could not record the sha256 of %s (%s): a retry will download it again.",
                 target.shown,
                 type(error).__name__,
             )
-        return {"bytes": size, "sha256": digest.hexdigest(), "content_type": content_type}
+        return {"bytes": size, "sha256": sha256, "content_type": content_type}
 
     stored = settings.retry.call(
         lambda attempt: stream(hook.session, call, store, attempt), DOWNLOAD.should_retry, call.what
