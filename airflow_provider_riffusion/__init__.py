@@ -62,7 +62,15 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "float",
                         "example": "1",
                         "default": "1",
-                    }
+                    },
+                    "triggerer_pool_size": {
+                        "description": "The most connections one triggerer opens to one API host with one token: "
+                        "every deferred wait of a connection shares this pool instead of opening its own.",
+                        "version_added": "0.3.0",
+                        "type": "integer",
+                        "example": "16",
+                        "default": "16",
+                    },
                 },
             }
         },

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-DEFAULT_BASE_URL = "https://api.useapi.net/v1/riffusion"
+HOST_PLACEHOLDER = "https://api.useapi.net/v1/riffusion"
+"""The form's hint for the base URL: the public API an empty host means (kept literal: provider info reads this
+module before Airflow is ready for anything heavier)."""
 
 EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     "user_id": {
@@ -29,7 +31,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "placeholders": {
         # The form cannot mark a standard field required, so the placeholder says it.
         "password": "Required: your useapi.net API token",
-        "host": DEFAULT_BASE_URL,
+        "host": HOST_PLACEHOLDER,
         "user_id": "optional, e.g. the account's user_id",
         "timeout": "60",
     },

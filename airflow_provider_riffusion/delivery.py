@@ -23,12 +23,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import unquote, urlsplit
 
 from airflow_provider_riffusion.exceptions import (
     RiffusionDestinationError,
     RiffusionError,
     RiffusionInputError,
     RiffusionStorageError,
+    error_chain,
+    is_network_trouble,
 )
 
 FORMATS = {"mp3": ("mp3", "audio/mpeg"), "wav": ("wav", "audio/wav"), "stems": ("stems.json", "application/json")}
@@ -73,35 +76,40 @@ def song_file_name(song_id: str, title: Any, download_format: str) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """One file to write: a local path, or an object-storage path."""
+    """One file to write: a local ``Path``, or an ``ObjectStoragePath``."""
 
-    local: Path | None
-    remote: Any = None
+    path: Any
+
+    @property
+    def local(self) -> bool:
+        # A plain pathlib.Path is local; an ObjectStoragePath (a Path subclass on Airflow 3.0 and 3.1) is not, and
+        # has a protocol. (pathlib's classes live in pathlib._local from Python 3.13: their module is no test.)
+        return isinstance(self.path, Path) and not hasattr(self.path, "protocol")
 
     @property
     def uri(self) -> str:
         """What the file is called in lineage and asset events: ``file:///abs/path`` or ``scheme://bucket/key``."""
-        if self.local is not None:
-            return self.local.resolve().as_uri()
-        return f"{self.remote.protocol}://{str(self.remote.path).lstrip('/')}"
+        if self.local:
+            return self.path.resolve().as_uri()
+        return f"{self.path.protocol}://{str(self.path.path).lstrip('/')}"
 
     @property
     def shown(self) -> str:
         """The path as outputs show it: a local path, or the object's URI (without any connection id)."""
-        return str(self.local) if self.local is not None else self.uri
+        return str(self.path) if self.local else self.uri
 
     def size(self) -> int | None:
         """The size of what is already there, or None."""
         try:
-            if self.local is not None:
-                return self.local.stat().st_size if self.local.is_file() else None
-            return int(self.remote.stat()["size"]) if self.remote.is_file() else None
+            if self.local:
+                return self.path.stat().st_size if self.path.is_file() else None
+            return int(self.path.stat()["size"]) if self.path.is_file() else None
         except (OSError, KeyError, TypeError, ValueError):
             return None
 
     @property
     def name(self) -> str:
-        return self.local.name if self.local is not None else str(self.remote.name)
+        return str(self.path.name)
 
     @property
     def record(self) -> Target:
@@ -112,17 +120,14 @@ class Target:
         every object store (object metadata does not), and ``sha256sum -c`` reads it. A size alone is
         no proof: songs of one length share it, and so did the files of two ids 0.2.0 named alike.
         """
-        name = f".{self.name}.sha256"
-        if self.local is not None:
-            return Target(local=self.local.with_name(name))
-        return Target(local=None, remote=self.remote.with_name(name))
+        return Target(self.path.with_name(f".{self.name}.sha256"))
 
     def kept(self, length: int | None) -> tuple[int, str] | None:
         """Size and sha256 of the song already here, when it is the one recorded: the record names this file, the
         file has ``length`` bytes (the answer's Content-Length, when it has one) and still hashes to the record.
         None, and so a fresh download, whenever any of that is missing or cannot be read."""
         try:
-            with self.record.open_read() as stream:
+            with self.record.path.open("rb") as stream:
                 recorded, _, name = stream.read(200).decode("ascii").strip().partition("  ")
             size = self.size()
             if name != self.name or not re.fullmatch(r"[0-9a-f]{64}", recorded) or size is None:
@@ -138,13 +143,10 @@ class Target:
         with self.record.writer() as stream:
             stream.write(f"{sha256}  {self.name}\n".encode("ascii"))
 
-    def open_read(self) -> IO[bytes]:
-        return self.local.open("rb") if self.local is not None else self.remote.open("rb")
-
     def sha256(self) -> str:
         """The sha256 of what is already there, read in chunks."""
         digest = hashlib.sha256()
-        with self.open_read() as stream:
+        with self.path.open("rb") as stream:
             while chunk := stream.read(CHUNK):
                 digest.update(chunk)
         return digest.hexdigest()
@@ -152,25 +154,24 @@ class Target:
     @contextlib.contextmanager
     def writer(self) -> Iterator[IO[bytes]]:
         """A stream to write the whole file to; only a write that finished shows under the final name."""
-        if self.local is not None:
-            self.local.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.local.with_name(f".{self.local.name}.partial-{uuid.uuid4().hex[:8]}")
+        if not self.local and self.path.protocol in ATOMIC_ON_CLOSE:
+            with self.path.open("wb") as stream:
+                yield stream
+            return
+        partial = self.path.with_name(f".{self.name}.partial-{uuid.uuid4().hex[:8]}")
+        if self.local:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 with partial.open("wb") as stream:
                     yield stream
-                os.replace(partial, self.local)
+                os.replace(partial, self.path)
             finally:
                 partial.unlink(missing_ok=True)
             return
-        if self.remote.protocol in ATOMIC_ON_CLOSE:
-            with self.remote.open("wb") as stream:
-                yield stream
-            return
-        partial = self.remote.with_name(f".{self.remote.name}.partial-{uuid.uuid4().hex[:8]}")
         try:
             with partial.open("wb") as stream:
                 yield stream
-            partial.fs.mv(partial.path, self.remote.path)
+            partial.fs.mv(partial.path, self.path.path)
         finally:
             with contextlib.suppress(Exception):
                 if partial.exists():
@@ -179,8 +180,6 @@ class Target:
 
 def folder(destination: Any, conn_id: str | None = None) -> Any:
     """The destination as a local ``Path`` or an ``ObjectStoragePath``, checked before anything is fetched."""
-    from urllib.parse import unquote, urlsplit
-
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     if isinstance(destination, ObjectStoragePath):
@@ -224,7 +223,8 @@ def writing_to(target: Target) -> Iterator[IO[bytes]]:
 
         if isinstance(error, requests.RequestException):
             raise  # the answer broke while it streamed: the transport's to report, and retry
-        if _may_pass(error):
+        transient = any(isinstance(inner, OSError) and inner.errno in TRANSIENT_ERRNOS for inner in error_chain(error))
+        if transient or is_network_trouble(error):
             raise RiffusionStorageError(
                 f"Could not store {target.shown} for now ({_reason(error)}): free space on the destination or "
                 "let the storage recover; the task's retry downloads the song again."
@@ -232,14 +232,6 @@ def writing_to(target: Target) -> Iterator[IO[bytes]]:
         raise RiffusionDestinationError(
             f"Could not write {target.shown} ({_reason(error)}): check the destination and its permissions."
         ) from None
-
-
-def _may_pass(error: BaseException) -> bool:
-    from airflow_provider_riffusion.client.failures import error_chain, is_network_trouble
-
-    if any(isinstance(inner, OSError) and inner.errno in TRANSIENT_ERRNOS for inner in error_chain(error)):
-        return True
-    return is_network_trouble(error)
 
 
 def _reason(error: BaseException) -> str:
@@ -251,8 +243,4 @@ def _reason(error: BaseException) -> str:
 
 
 def target(root: Any, name: str) -> Target:
-    # A plain pathlib.Path is local; an ObjectStoragePath (a Path subclass on Airflow 3.0 and 3.1) is not, and
-    # has a protocol. (pathlib's classes live in pathlib._local from Python 3.13: their module is no test.)
-    if isinstance(root, Path) and not hasattr(root, "protocol"):
-        return Target(local=root / name)
-    return Target(local=None, remote=root / name)
+    return Target(root / name)

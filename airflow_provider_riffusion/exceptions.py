@@ -8,6 +8,11 @@ fails the task at once instead of burning its retries.
 
 from __future__ import annotations
 
+import http.client
+import os
+import socket
+import ssl
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
@@ -113,13 +118,6 @@ class RiffusionServerError(RiffusionTransientError):
 class RiffusionNetworkError(RiffusionTransientError):
     """The request could not be completed: connection refused, reset, or timed out."""
 
-    def __init__(self, message: str, *, connect_failed: bool = False, body_sent: bool = True, **kwargs: Any):
-        super().__init__(message, **kwargs)
-        self.connect_failed = connect_failed
-        """True when no connection was made: the request provably never reached the server."""
-        self.body_sent = body_sent
-        """False when the connection broke before the whole request body was read from its source."""
-
     @classmethod
     def describe(
         cls,
@@ -130,7 +128,6 @@ class RiffusionNetworkError(RiffusionTransientError):
         reason: str,
         timeout: float,
         attempt: int = 1,
-        body_sent: bool = True,
     ) -> RiffusionNetworkError:
         """The one sentence both HTTP clients (requests, aiohttp) give for a network failure."""
         if kind == "connect":
@@ -140,11 +137,7 @@ class RiffusionNetworkError(RiffusionTransientError):
         else:
             sentence = f"Lost the connection to {base_url} during {what} ({reason})"
         tried = f" after {attempt} attempts" if attempt > 1 else ""
-        return cls(
-            f"{sentence}{tried}. Check the connection's host and the network.",
-            connect_failed=kind == "connect",
-            body_sent=body_sent,
-        )
+        return cls(f"{sentence}{tried}. Check the connection's host and the network.")
 
 
 class RiffusionResponseError(RiffusionError):
@@ -191,3 +184,69 @@ class RiffusionStateError(RiffusionFatalError):
             f"To start afresh, delete that key (the task instance's Task State Store tab, or DELETE "
             f"{endpoint}{mapped}) and clear the task, or {instead}."
         )
+
+
+# -- reading a library's exception: what the family's messages say of it --
+
+
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and everything nested in it: causes, contexts, urllib3's ``reason`` and args."""
+    seen: set[int] = set()
+    stack: list[Any] = [error]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+        stack.extend(getattr(current, "args", ()))
+
+
+def certificate_refusal(error: BaseException) -> str | None:
+    """Why the server's TLS certificate was refused ('self-signed certificate'), or None if it was not."""
+    refused = False
+    for current in error_chain(error):
+        if isinstance(current, ssl.SSLCertVerificationError):  # aiohttp's own certificate error is one too
+            refused = True
+            if getattr(current, "verify_message", None):
+                return str(current.verify_message)
+    return "certificate verify failed" if refused else None
+
+
+def root_reason(error: BaseException) -> str:
+    """The innermost OS-level reason ('Connection refused'), never a library's text with the URL in it."""
+    timed_out = False
+    described: str | None = None
+    for current in error_chain(error):
+        if isinstance(current, ssl.SSLError):
+            return str(current.reason or "TLS error")  # its errno is OpenSSL's, not the OS's
+        if isinstance(current, OSError) and isinstance(current.errno, int) and current.errno > 0:
+            return os.strerror(current.errno)  # asyncio's own strerror repeats the address
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror  # e.g. a resolver's 'Name or service not known' (negative errno)
+        if described is None and isinstance(current, http.client.HTTPException) and str(current):
+            # http.client's own words, e.g. RemoteDisconnected: 'Remote end closed connection without response'
+            described = " ".join(str(current).split())[:120]
+        timed_out = timed_out or isinstance(current, TimeoutError) or "timed out" in str(current).lower()
+    return "timed out" if timed_out else described or type(error).__name__
+
+
+_NETWORK_WORDS = ("connection", "timeout", "unavailable")
+
+
+def is_network_trouble(error: BaseException) -> bool:
+    """Whether a storage or HTTP library's error is network trouble (worth a retry), not a refusal.
+
+    Built-in connection, timeout and resolver errors anywhere in the chain, or a library error whose
+    class says so (botocore's ``EndpointConnectionError``, ``ReadTimeoutError`` ...). A refused
+    credential or permission, a missing object, or anything unknown, is not.
+    """
+    for current in error_chain(error):
+        if isinstance(current, (PermissionError, FileNotFoundError)):
+            return False
+        if isinstance(current, (ConnectionError, TimeoutError, socket.gaierror)):
+            return True
+        if any(word in type(current).__name__.lower() for word in _NETWORK_WORDS):
+            return True
+    return False

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from airflow_provider_riffusion.connection_form import DEFAULT_BASE_URL
-from airflow_provider_riffusion.exceptions import RiffusionConnectionConfigError
+from airflow_provider_riffusion.exceptions import RiffusionConnectionConfigError, RiffusionInputError
 from airflow_provider_riffusion.retry import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_DELAY,
     DEFAULT_MIN_DELAY,
     RetryPolicy,
 )
+from airflow_provider_riffusion.services import SERVICES, Service, get_service
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_DOWNLOAD_MIN_RATE = 64 * 1024
@@ -41,6 +41,8 @@ class RiffusionSettings:
     timeout: float = DEFAULT_TIMEOUT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     download_min_rate: float = DEFAULT_DOWNLOAD_MIN_RATE
+    service: Service = field(default_factory=lambda: get_service(None), repr=False, compare=False)
+    """The API the connection talks to (extra ``service``): its module under ``services/``."""
 
     def url(self, path: str) -> str:
         """The full URL of an API path such as ``music/upload-audio/``."""
@@ -75,17 +77,6 @@ class RiffusionSettings:
         if isinstance(api_error, str):
             error.api_error = self.redact(api_error)  # type: ignore[attr-defined]
         return error
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON primitives, without the token, for places that must serialize settings."""
-        return {
-            "base_url": self.base_url,
-            "user_id": self.user_id,
-            "timeout": self.timeout,
-            "max_attempts": self.retry.max_attempts,
-            "min_delay": self.retry.min_delay,
-            "max_delay": self.retry.max_delay,
-        }
 
 
 CONN_TYPE = "riffusion"
@@ -138,9 +129,15 @@ def settings_from_connection(
 ) -> RiffusionSettings:
     """Validate the connection fields; arguments given here override the connection's extras."""
     token = check_token(conn_id, password)
+    service = _service(conn_id, _extra(extra, "service"))
     allow_http = _extra(extra, "allow_insecure_http")
     base_url = normalize_base_url(
-        conn_id, host, allow_insecure_http=str(allow_http).lower() in _TRUE_WORDS, port=port, schema=schema
+        conn_id,
+        host,
+        allow_insecure_http=str(allow_http).lower() in _TRUE_WORDS,
+        port=port,
+        schema=schema,
+        default=service.DEFAULT_BASE_URL,
     )
     user_id = _extra(extra, "user_id")
     attempts = _pick(conn_id, "max_attempts", max_attempts, _extra(extra, "max_attempts"), DEFAULT_MAX_ATTEMPTS)
@@ -178,6 +175,7 @@ def settings_from_connection(
         timeout=timeout,
         retry=retry,
         download_min_rate=min_rate,
+        service=service,
     )
 
 
@@ -209,6 +207,7 @@ def normalize_base_url(
     allow_insecure_http: bool = False,
     port: int | str | None = None,
     schema: str | None = None,
+    default: str | None = None,
 ) -> str:
     """The connection's host as a base URL; empty means the public API.
 
@@ -219,8 +218,9 @@ def normalize_base_url(
     accepted only for loopback addresses (the emulator) unless the extra sets ``allow_insecure_http``.
     """
     raw = (host or "").strip()
+    default = default or get_service(None).DEFAULT_BASE_URL
     if not raw:
-        return DEFAULT_BASE_URL
+        return default
     path = (schema or "").strip().strip("/")
     if path and "://" not in raw and "/" not in raw and not any(char.isspace() for char in raw):
         bare = raw.strip("[]")
@@ -243,7 +243,7 @@ def normalize_base_url(
     if parts.scheme not in ("http", "https") or not parts.hostname or any(char.isspace() for char in raw):
         raise RiffusionConnectionConfigError(
             f"Connection '{conn_id}' host {raw!r} is not a base URL: use the form "
-            f"http(s)://host[:port]/path, for example {DEFAULT_BASE_URL}, or leave it empty (in a URI: "
+            f"http(s)://host[:port]/path, for example {default}, or leave it empty (in a URI: "
             "riffusion://:TOKEN@host:port/path)."
         )
     try:
@@ -278,6 +278,17 @@ def _is_loopback(hostname: str) -> bool:
         return ipaddress.ip_address(hostname).is_loopback
     except ValueError:
         return False
+
+
+def _service(conn_id: str, name: Any) -> Service:
+    """The connection's service (extra ``service``), refused in one line when it names none."""
+    try:
+        return get_service(None if name is None else str(name).strip().lower())
+    except RiffusionInputError:
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' service={name!r} is not a service this provider knows: use one of "
+            f"{', '.join(SERVICES)} (or leave it empty for {SERVICES[0]})."
+        ) from None
 
 
 def _extra(extra: dict[str, Any], name: str) -> Any:

@@ -1,34 +1,52 @@
-"""RiffusionHook: the connection, and every API call a worker makes.
+"""The only door to the API: ``RiffusionHook`` on workers, ``RiffusionAsyncHook`` in the triggerer.
 
-Each public method names an endpoint of ``client/endpoints.py`` and hands it to the shared core
-(``client/``): building the request, the retry rule, the answer's meaning and the exception
-family are the same as in the triggers, which use the same endpoints from the event loop.
+Both share one core (:class:`RiffusionBaseHook`): it reads the connection into settings (the async
+hook without blocking the event loop), holds the connection's service (``services/``), applies the
+connection's default account once (:meth:`~RiffusionBaseHook.account`), builds each request from the
+service's endpoint, and runs it under the endpoint's retry rule; what an answer, or its absence, means
+is ``answers.py``'s, the same for both. Only the I/O differs: one ``requests`` session per hook on a
+worker; in the triggerer, every wait of one connection shares one bounded ``aiohttp`` pool.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+import asyncio
+import functools
+import hashlib
+import http.client
+import importlib
+import os
+import ssl
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from airflow.providers.common.compat.sdk import BaseHook
+import certifi
+import requests
+from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook, conf, mask_secret
 
-from airflow_provider_riffusion.exceptions import RiffusionError
+from airflow_provider_riffusion.exceptions import (
+    RiffusionError,
+    RiffusionInputError,
+    RiffusionNetworkError,
+    error_chain,
+)
+from airflow_provider_riffusion.hooks.answers import MAX_ANSWER_BYTES, ApiCall, FailureKind, interpret, network_error
+from airflow_provider_riffusion.hooks.deadline import Alarm, DeadlineAdapter, answer_deadline, declared_length
+from airflow_provider_riffusion.services import Endpoint, require_id, sentence
+from airflow_provider_riffusion.settings import RiffusionSettings, connection_settings, missing_connection
+from airflow_provider_riffusion.sources.model import SourceReadError
 
 if TYPE_CHECKING:
-    import requests
+    import aiohttp
 
-    from airflow_provider_riffusion.client.endpoints import Endpoint
-    from airflow_provider_riffusion.settings import RiffusionSettings
+READ_CHUNK = 64 * 1024
+DEFAULT_POOL_SIZE = 16
+"""Connections one triggerer opens at most to one API host and token (``[riffusion] triggerer_pool_size``)."""
+T = TypeVar("T")
 
 
-class RiffusionHook(BaseHook):
-    """
-    Interact with the useapi.net Riffusion API.
-
-    The connection's password is the API token; its host is an optional base URL (the public
-    API when empty, or the bundled emulator, or a proxy); extras ``user_id`` (the default
-    account) and ``timeout`` (seconds for each request's whole answer). One ``requests.Session``
-    serves every call of the hook, so polls reuse their connection; :meth:`close` releases it.
+class RiffusionBaseHook(BaseHook):
+    """What both doors share: the connection's settings and service, the default account, each request.
 
     :param riffusion_conn_id: The Airflow connection of type ``riffusion``.
     :param request_timeout: Seconds for each request's answer; overrides the connection's ``timeout``.
@@ -60,9 +78,84 @@ class RiffusionHook(BaseHook):
             "min_delay": retry_min_delay,
             "max_delay": retry_max_delay,
         }
+        self._settings: RiffusionSettings | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(riffusion_conn_id={self.riffusion_conn_id!r})"
+
+    @property
+    def settings(self) -> RiffusionSettings:
+        """The connection, validated once per hook."""
+        if self._settings is None:
+            try:
+                conn = self.get_connection(self.riffusion_conn_id)
+            except AirflowNotFoundException:
+                raise missing_connection(self.riffusion_conn_id) from None
+            self._settings = self._read(conn, conn.extra_dejson)
+        return self._settings
+
+    def _read(self, conn: Any, extra: dict[str, Any]) -> RiffusionSettings:
+        if conn.password:
+            mask_secret(conn.password)
+        return connection_settings(self.riffusion_conn_id, conn, extra, self.log, **self._overrides)
+
+    def account(self, user_id: str | None) -> str | None:
+        """The account a call is for: the one the task names, else the connection's default (the one place this
+        rule lives)."""
+        return user_id or self.settings.user_id
+
+    def request(
+        self, operation: str | Endpoint, user_id: str | None = None, *, json: Any = None, **arguments: Any
+    ) -> tuple[ApiCall, Endpoint]:
+        """The request of one of the service's operations (by name, or its ``Endpoint``); ids are checked here, so
+        no path ever sends ``?id=``."""
+        settings = self.settings
+        if isinstance(operation, Endpoint):
+            endpoint: Endpoint | None = operation
+        else:
+            endpoint = settings.service.ENDPOINTS.get(operation)
+        if endpoint is None:
+            service = settings.service
+            raise RiffusionInputError(
+                f"{sentence(service.TITLE)} (the connection's service) has no operation {operation!r}: use one of "
+                f"{', '.join(sorted(service.ENDPOINTS))}."
+            )
+        for param, name in endpoint.ids.items():
+            arguments[param] = require_id(name, arguments.get(param))
+        what = endpoint.describe(**arguments)
+        path = endpoint.route(arguments)
+        account = self.account(user_id) if endpoint.account else None
+        if account is not None and not isinstance(account, str):
+            raise RiffusionInputError(f"user_id must be a string, got {type(account).__name__}.")
+        if account and endpoint.account == "query":
+            arguments[settings.service.ACCOUNT_PARAM] = account
+        if account and endpoint.account == "body":
+            json = {**(json or {}), settings.service.ACCOUNT_PARAM: account}
+        headers = arguments.pop("headers", None) or {}
+        body = arguments.pop("body", None)
+        call = ApiCall(endpoint, settings, settings.url(path), arguments, what, json, body, dict(headers))
+        return call, endpoint
+
+    def body(self, operation: str, **fields: Any) -> dict[str, Any]:
+        """A create call's JSON body, checked by the service before anything is sent."""
+        return self.settings.service.body(operation, {name: value for name, value in fields.items()})
+
+    def slots_of(self, free: Mapping[str, int], user_id: str | None) -> int:
+        """Free job slots of the account (the task's, else the connection's), or of all accounts without one."""
+        account = self.account(user_id)
+        return int(free.get(account, 0)) if account else sum(free.values())
+
+
+class RiffusionHook(RiffusionBaseHook):
+    """
+    Interact with the useapi.net Riffusion API from a worker.
+
+    The connection's password is the API token; its host is an optional base URL (the public
+    API when empty, or the bundled emulator, or a proxy); extras ``user_id`` (the default
+    account) and ``timeout`` (seconds for each request's whole answer). One ``requests.Session``
+    serves every call of the hook, so polls reuse their connection; :meth:`close` releases it.
+    Parameters as for :class:`RiffusionBaseHook`.
+    """
 
     # -- connection form (Airflow 2.11, 3.0, 3.1; 3.2+ reads conn-fields from provider info) --
 
@@ -80,38 +173,21 @@ class RiffusionHook(BaseHook):
 
         return legacy_field_behaviour()
 
-    # -- settings and session --
+    # -- the session --
 
-    @cached_property
-    def settings(self) -> RiffusionSettings:
-        """The connection, validated once per hook."""
-        from airflow.providers.common.compat.sdk import AirflowNotFoundException, mask_secret
+    _session: requests.Session | None = None
 
-        from airflow_provider_riffusion.settings import connection_settings, missing_connection
-
-        try:
-            conn = self.get_connection(self.riffusion_conn_id)
-        except AirflowNotFoundException:
-            raise missing_connection(self.riffusion_conn_id) from None
-        if conn.password:
-            mask_secret(conn.password)
-        return connection_settings(
-            self.riffusion_conn_id,
-            conn,
-            conn.extra_dejson,
-            self.log,
-            request_timeout=self._overrides["request_timeout"],
-            max_attempts=self._overrides["max_attempts"],
-            min_delay=self._overrides["min_delay"],
-            max_delay=self._overrides["max_delay"],
-        )
-
-    @cached_property
+    @property
     def session(self) -> requests.Session:
-        """One keep-alive session per hook; the token rides in its default headers."""
-        from airflow_provider_riffusion.client.sync_transport import new_session
-
-        return new_session(self.settings)
+        """One keep-alive session per hook; the token rides in its default headers; answers are bounded."""
+        if self._session is None:
+            session = requests.Session()
+            session.headers.update(self.settings.headers())
+            adapter = DeadlineAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._session = session
+        return self._session
 
     def get_conn(self) -> requests.Session:
         """The hook's HTTP session (as the official providers' HTTP hooks return theirs)."""
@@ -119,20 +195,82 @@ class RiffusionHook(BaseHook):
 
     def close(self) -> None:
         """Release the session's connections; the next call opens a new session."""
-        session = self.__dict__.pop("session", None)
+        session, self._session = self._session, None
         if session is not None:
             session.close()
 
     # -- calls --
 
-    def call(self, endpoint: Endpoint, user_id: str | None = None, **arguments: Any) -> Any:
-        """``endpoint`` with these arguments under its retry rule: the normalized answer, or the family's error."""
-        from airflow_provider_riffusion.client.sync_transport import send
+    def call(self, operation: str | Endpoint, user_id: str | None = None, **arguments: Any) -> Any:
+        """One of the service's operations under its retry rule: the normalized answer, or the family's error."""
+        call, endpoint = self.request(operation, user_id, **arguments)
+        return self.settings.retry.call(lambda attempt: self.send(call, attempt), endpoint.should_retry, call.what)
 
-        call = endpoint.call(self.settings, user_id, **arguments)
-        return self.settings.retry.call(
-            lambda attempt: send(self.session, call, attempt), endpoint.should_retry, call.what
-        )
+    def send(self, call: ApiCall, attempt: int = 1) -> Any:
+        """One attempt of ``call``: the normalized answer, or the family's error for whatever went wrong.
+
+        The whole answer is due within the connection's ``timeout`` (``deadline.py``), and at most
+        ``MAX_ANSWER_BYTES`` of it is read.
+        """
+        settings = call.settings
+        try:
+            with answer_deadline(settings.timeout) as alarm:
+                response = self.session.request(
+                    call.method,
+                    call.url,
+                    params=call.params,
+                    json=call.json,
+                    data=call.body,
+                    headers=call.headers,
+                    timeout=settings.timeout,
+                    stream=True,
+                )
+                with response:
+                    body = settings.redact_bytes(_read_capped(response))
+        except SourceReadError as error:
+            raise settings.scrub(error.riffusion_error(call.what, attempt)) from None
+        except requests.RequestException as error:
+            raise network_error(call, "timeout" if alarm.fired else _kind(error), error, attempt) from None
+        status, headers = response.status_code, response.headers
+        # An error raised below keeps this frame alive (tenacity holds it in a cycle until the next garbage
+        # collection); without the response in it, closing the session closes its socket at once.
+        del response
+        return interpret(call, status, headers, body, attempt)
+
+    def stream(self, call: ApiCall, consume: Callable[[Any, Iterator[bytes]], T], attempt: int = 1) -> T:
+        """A file's answer (a download), handed to ``consume`` chunk by chunk; an error answer raises as any other.
+
+        The headers are due within ``timeout``; the body within ``timeout`` plus its size at the connection's
+        ``download_min_rate`` (``deadline.py`` paces the alarm): the declared Content-Length bounds the whole,
+        and without one every byte must keep up, so a server trickling a few bytes a second ends as a timeout
+        while a large song on a slow link above the rate completes. The time ``consume`` spends storing counts
+        too: it is one pipeline.
+        """
+        settings = call.settings
+        try:
+            with answer_deadline(settings.timeout) as alarm:
+                response = self.session.request(
+                    call.method,
+                    call.url,
+                    params=call.params,
+                    headers=call.headers,
+                    timeout=settings.timeout,
+                    stream=True,
+                )
+                with response:
+                    if 200 <= response.status_code < 300:
+                        alarm.pace(settings.download_min_rate, declared_length(response.headers))
+                        return consume(response.headers, _body(response, alarm))
+                    body = settings.redact_bytes(_read_capped(response))
+        except requests.RequestException as error:
+            if alarm.rate and (alarm.fired or isinstance(error, requests.Timeout)):
+                raise settings.scrub(_too_slow(call, alarm, attempt, stalled=not alarm.fired)) from None
+            raise network_error(call, "timeout" if alarm.fired else _kind(error), error, attempt) from None
+        status, headers = response.status_code, response.headers
+        del response
+        return interpret(call, status, headers, body, attempt)
+
+    # -- the API --
 
     def upload_audio(
         self,
@@ -156,11 +294,11 @@ class RiffusionHook(BaseHook):
         :return: ``job_id`` (for the status endpoint), ``audio_upload_id`` (for compose),
             ``is_flagged``, ``file_name``, ``content_type``, ``bytes`` and ``sha256`` of what was sent.
         """
-        from airflow_provider_riffusion.hooks import _transfers
+        from airflow_provider_riffusion.hooks import transfers
 
-        prepared = _transfers.prepare(self, source, file_name, content_type, max_bytes, source_conn_id)
+        prepared = transfers.prepare(self, source, file_name, content_type, max_bytes, source_conn_id)
         try:
-            return _transfers.upload(self, prepared, user_id)
+            return transfers.upload(self, prepared, user_id)
         finally:
             prepared.close()
 
@@ -175,9 +313,9 @@ class RiffusionHook(BaseHook):
     ) -> dict[str, Any]:
         """What :meth:`upload_audio` would send now, read but not sent: ``file_name``, ``content_type``,
         ``bytes`` and ``sha256``. A retried task compares it with its earlier upload before reattaching."""
-        from airflow_provider_riffusion.hooks import _transfers
+        from airflow_provider_riffusion.hooks import transfers
 
-        prepared = _transfers.prepare(self, source, file_name, content_type, max_bytes, source_conn_id)
+        prepared = transfers.prepare(self, source, file_name, content_type, max_bytes, source_conn_id)
         try:
             return prepared.fingerprint()
         finally:
@@ -202,100 +340,62 @@ class RiffusionHook(BaseHook):
 
         :return: ``song_id``, ``path``, ``format``, ``bytes``, ``sha256``, ``content_type``.
         """
-        from airflow_provider_riffusion.hooks._transfers import download
+        from airflow_provider_riffusion.hooks.transfers import download
 
         return download(self, song_id, destination, download_format, user_id, title=title, conn_id=destination_conn_id)
 
     def get_upload_status(self, job_id: str, user_id: str | None = None) -> dict[str, Any]:
         """The upload's processing status: ``job_id``, ``audio_upload_id``, ``status``, ``lyrics``,
         ``is_flagged`` and the raw ``response``, whichever API revision answered."""
-        from airflow_provider_riffusion.client.endpoints import UPLOAD_STATUS
+        return self.call("upload_status", user_id, id=job_id)
 
-        return self.call(UPLOAD_STATUS, user_id, id=job_id)
+    def create_compose(self, prompt_1: str, *, user_id: str | None = None, **fields: Any) -> dict[str, Any]:
+        """Start composing (two songs per request upstream), optionally from an uploaded track
+        (``audio_upload_id``).
 
-    def create_compose(
-        self,
-        prompt_1: str,
-        *,
-        audio_upload_id: str | None = None,
-        lyrics: str | None = None,
-        title: str | None = None,
-        prompt_2: str | None = None,
-        prompt_3: str | None = None,
-        model: str | None = None,
-        user_id: str | None = None,
-        reply_url: str | None = None,
-        reply_ref: str | None = None,
-        **numbers: Any,
-    ) -> dict[str, Any]:
-        """Start composing (two songs per request upstream), optionally from an uploaded track.
-
-        ``numbers`` are the integer fields (``prompt_1_strength`` ... ``lyrics_weirdness``,
-        ``max_jobs``), checked against their documented ranges before anything is sent.
+        ``fields`` are the service's compose parameters (``lyrics``, ``title``, ``prompt_2`` ...; the integer
+        fields ``prompt_1_strength`` ... ``max_jobs`` are checked against their documented ranges) before
+        anything is sent.
 
         :return: ``job_ids`` (one per song job) and the raw ``response``.
         """
-        from airflow_provider_riffusion.client.endpoints import COMPOSE
-        from airflow_provider_riffusion.compose import build_compose_payload
-
-        payload = build_compose_payload(
-            prompt_1,
-            prompt_2=prompt_2,
-            prompt_3=prompt_3,
-            lyrics=lyrics,
-            title=title,
-            audio_upload_id=audio_upload_id,
-            model=model,
-            user_id=user_id or self.settings.user_id,
-            reply_url=reply_url,
-            reply_ref=reply_ref,
-            **numbers,
-        )
-        result = self.call(COMPOSE, json=payload)
+        result = self.call("compose", user_id, json=self.body("compose", prompt_1=prompt_1, **fields))
         self.log.info("Compose started: job_ids=%s", result["job_ids"])
         return result
 
     def get_songs(self, job_id: str, user_id: str | None = None) -> list[dict[str, Any]]:
         """The songs of a compose job (possibly empty before they exist)."""
-        from airflow_provider_riffusion.client.endpoints import SONGS
-
-        return self.call(SONGS, user_id, id=job_id)
+        return self.call("songs", user_id, id=job_id)
 
     def generate_lyrics(self, prompt: str, lyrics: str | None = None, user_id: str | None = None) -> dict[str, Any]:
         """Lyrics for a prompt (``POST music/generate-lyrics``), optionally reworking ``lyrics``: ``lyrics`` and
         the raw ``response``."""
-        from airflow_provider_riffusion.client.endpoints import GENERATE_LYRICS
-        from airflow_provider_riffusion.compose import build_lyrics_payload
-
-        return self.call(GENERATE_LYRICS, json=build_lyrics_payload(prompt, lyrics, user_id or self.settings.user_id))
+        return self.call("lyrics", user_id, json=self.body("lyrics", prompt=prompt, lyrics=lyrics))
 
     def create_prompt(
         self, prompt: str, *, instrumental: bool | None = None, user_id: str | None = None, **extra: Any
     ) -> dict[str, Any]:
         """Songs from one prompt (``POST music/create-prompt``): ``job_ids`` and the raw ``response``, like
         :meth:`create_compose`. A moderated prompt is ``RiffusionModerationError``."""
-        from airflow_provider_riffusion.client.endpoints import CREATE_PROMPT
-        from airflow_provider_riffusion.compose import build_prompt_payload
-
-        user_id = user_id or self.settings.user_id
-        result = self.call(CREATE_PROMPT, json=build_prompt_payload(prompt, instrumental, user_id, **extra))
+        payload = self.body("prompt", prompt=prompt, instrumental=instrumental, **extra)
+        result = self.call("prompt", user_id, json=payload)
         self.log.info("Prompt started: job_ids=%s", result["job_ids"])
         return result
 
     def free_slots(self, user_id: str | None = None) -> int:
         """Free job slots (``GET scheduler/available``): of ``user_id`` (else the connection's), or of all accounts."""
-        from airflow_provider_riffusion.client.endpoints import SCHEDULER_AVAILABLE
+        return self.slots_of(self.call("slots")["free"], user_id)
 
-        free = self.call(SCHEDULER_AVAILABLE)["free"]
-        account = user_id or self.settings.user_id
-        return int(free.get(account, 0)) if account else sum(free.values())
+    def stop_job(self, job_id: str) -> None:
+        """Stop tracking a running job (``DELETE scheduler/{job_id}``), which frees its account's slot; the job
+        may still finish upstream. A job that no longer runs is ``RiffusionNotFoundError`` (HTTP 404)."""
+        self.call("stop_job", job_id=job_id)
+        self.log.info("Stopped tracking job %s: its slot is free.", job_id)
 
     def test_connection(self) -> tuple[bool, str]:
         """One authenticated GET (accounts) for the UI's Test button; never raises."""
-        from airflow_provider_riffusion.client.endpoints import ACCOUNTS
-
         try:
-            accounts = self.call(ACCOUNTS)
+            accounts = self.call("accounts")
         except RiffusionError as error:
             if error.http_status == 404:
                 return True, (
@@ -306,3 +406,246 @@ class RiffusionHook(BaseHook):
         except Exception as error:
             return False, f"Connection check failed: {type(error).__name__}: {error}"
         return True, f"Connected to {self.settings.base_url}: {len(accounts)} Riffusion account(s) configured."
+
+
+class RiffusionAsyncHook(RiffusionBaseHook):
+    """The API's reads for triggers, on the event loop: the same calls, answers and errors as :class:`RiffusionHook`.
+
+    The connection is read through common-compat's async helpers (never blocking the loop, nor
+    deadlocking on the secrets masker's round trip to the supervisor, which ``conn.extra_dejson`` would
+    make on it). Use it as ``async with RiffusionAsyncHook(conn_id) as hook``: every hook of one connection
+    in one triggerer shares one bounded connection pool (:class:`_Pool`), held while a hook is open.
+    """
+
+    _pool: _Pool | None = None
+
+    async def __aenter__(self) -> RiffusionAsyncHook:
+        await self.get_settings()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def get_settings(self) -> RiffusionSettings:
+        """The connection, read off the event loop once per hook."""
+        if self._settings is None:
+            from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+
+            try:
+                conn = await get_async_connection(self.riffusion_conn_id, hook=RiffusionHook)
+            except AirflowNotFoundException:
+                raise missing_connection(self.riffusion_conn_id) from None
+            self._settings = self._read(conn, await get_async_extra_dejson(conn))
+        return self._settings
+
+    @property
+    def settings(self) -> RiffusionSettings:
+        if self._settings is None:
+            raise RuntimeError("await get_settings() (or enter `async with`) before calling the API")
+        return self._settings
+
+    async def close(self) -> None:
+        """Let go of the shared pool; the last hook of a connection to leave it closes it."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.release()
+
+    async def call(self, operation: str | Endpoint, user_id: str | None = None, **arguments: Any) -> Any:
+        """One of the service's operations under its retry rule: the normalized answer, or the family's error."""
+        await self.get_settings()
+        call, endpoint = self.request(operation, user_id, **arguments)
+        if self._pool is None:
+            self._pool = await _Pool.acquire(self.settings)
+        pool = self._pool
+        return await self.settings.retry.call_async(
+            lambda attempt: pool.send(call, attempt), endpoint.should_retry, call.what
+        )
+
+    async def get_upload_status(self, job_id: str, user_id: str | None = None) -> dict[str, Any]:
+        """As :meth:`RiffusionHook.get_upload_status`."""
+        return await self.call("upload_status", user_id, id=job_id)
+
+    async def get_songs(self, job_id: str, user_id: str | None = None) -> list[dict[str, Any]]:
+        """As :meth:`RiffusionHook.get_songs`."""
+        return await self.call("songs", user_id, id=job_id)
+
+    async def free_slots(self, user_id: str | None = None) -> int:
+        """As :meth:`RiffusionHook.free_slots`: the default account is applied by the same rule."""
+        return self.slots_of((await self.call("slots"))["free"], user_id)
+
+    async def stop_job(self, job_id: str) -> None:
+        """As :meth:`RiffusionHook.stop_job`."""
+        await self.call("stop_job", job_id=job_id)
+
+
+class _Pool:
+    """One ``aiohttp`` session (a bounded keep-alive pool) per API host and token per event loop.
+
+    aiohttp rather than httpx: one triggerer holds thousands of waits, and a poll through aiohttp costs
+    well under half the CPU of one through httpx (``benchmarks/trigger_scale.py``). It trusts what the
+    workers' ``requests`` trusts (``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``, else certifi's bundle) and
+    goes through the proxy ``requests`` would pick (``HTTPS_PROXY`` / ``NO_PROXY`` ...), so a wait reaches
+    the API the way the upload did. Importing aiohttp (~150 ms), loading the CA bundle and reading the
+    proxy settings block, so they run off the loop, once.
+    """
+
+    _open: ClassVar[dict[tuple[int, str, str], _Pool]] = {}
+
+    def __init__(self, key: tuple[int, str, str], session: aiohttp.ClientSession, proxy: str | None) -> None:
+        self.key = key
+        self.session = session
+        self.proxy = proxy
+        self.users = 0
+
+    @classmethod
+    async def acquire(cls, settings: RiffusionSettings) -> _Pool:
+        key = (id(asyncio.get_running_loop()), settings.base_url, hashlib.sha256(settings.token.encode()).hexdigest())
+        pool = cls._open.get(key)
+        if pool is None:
+            aiohttp = await asyncio.to_thread(importlib.import_module, "aiohttp")
+            proxy = await asyncio.to_thread(_environment_proxy, settings.base_url)
+            context = await asyncio.to_thread(shared_ssl_context)
+            pool = cls._open.get(key)  # another wait may have opened it meanwhile
+            if pool is None:
+                size = conf.getint("riffusion", "triggerer_pool_size", fallback=DEFAULT_POOL_SIZE)
+                connector = aiohttp.TCPConnector(ssl=context, limit=max(1, size), keepalive_timeout=120)
+                session = aiohttp.ClientSession(headers=settings.headers(), connector=connector)
+                # aiohttp resends an idempotent request once when a kept-alive connection drops, inside one
+                # attempt; the retry policy already retries reads, so the worker's door and this one count
+                # (and log) the same attempts. No public switch exists; the lock file pins aiohttp.
+                session._retry_connection = False
+                pool = cls._open[key] = _Pool(key, session, proxy)
+        pool.users += 1
+        return pool
+
+    async def release(self) -> None:
+        self.users -= 1
+        if self.users <= 0 and self._open.get(self.key) is self:
+            del self._open[self.key]
+            await self.session.close()
+
+    async def send(self, call: ApiCall, attempt: int = 1) -> Any:
+        """One attempt of ``call``: the normalized answer, or the family's error for whatever went wrong."""
+        import aiohttp
+
+        try:
+            async with self.session.request(
+                call.method,
+                call.url,
+                params=call.params,
+                json=call.json,
+                headers=call.headers,
+                proxy=self.proxy,
+                timeout=aiohttp.ClientTimeout(total=call.settings.timeout),
+            ) as response:
+                body = call.settings.redact_bytes(await _read_capped_async(response.content))
+                status, headers = response.status, response.headers
+        except aiohttp.ServerDisconnectedError:  # in http.client's words, as the worker's door reports it
+            dropped = http.client.RemoteDisconnected("Remote end closed connection without response")
+            raise network_error(call, "lost", dropped, attempt) from None
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise network_error(call, _async_kind(error), error, attempt) from None
+        return interpret(call, status, headers, body, attempt)
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One SSL context per process: loading a CA bundle per client blocked the triggerer ~20 ms each."""
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    return ssl.create_default_context(cafile=bundle)
+
+
+def _environment_proxy(url: str) -> str | None:
+    """The proxy ``requests`` would use for ``url`` (it reads the environment and NO_PROXY), or None."""
+    from requests.utils import get_environ_proxies, select_proxy
+
+    return select_proxy(url, get_environ_proxies(url))
+
+
+async def _read_capped_async(stream: Any) -> bytes:
+    """The body, but never more than one byte past the cap (that byte tells it was too large)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_ANSWER_BYTES and (chunk := await stream.read(MAX_ANSWER_BYTES + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _read_capped(response: requests.Response) -> bytes:
+    """The body, but never more than one byte past the cap (that byte tells it was too large)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(READ_CHUNK):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            break
+    return b"".join(chunks)
+
+
+def _body(response: requests.Response, alarm: Alarm) -> Iterator[bytes]:
+    """The body as it arrives, each read counted on the alarm (an unsized body earns its time as it comes).
+
+    ``read1`` returns whatever one read got, not a full chunk, so the count keeps up with the socket;
+    urllib3's errors become requests' own, as ``iter_content`` would raise them. A body that ends
+    because the alarm shut the socket is a timeout, never a complete file.
+    """
+    from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+    from urllib3.exceptions import SSLError as Urllib3SSLError
+
+    raw = response.raw
+    read1 = getattr(raw, "read1", None)  # urllib3 2; urllib3 1.26 reads whole chunks
+    try:
+        while chunk := read1(READ_CHUNK * 16, decode_content=True) if read1 else raw.read(READ_CHUNK, True):
+            alarm.received += len(chunk)
+            yield chunk
+    except ProtocolError as error:
+        raise requests.exceptions.ChunkedEncodingError(error) from error
+    except DecodeError as error:
+        raise requests.exceptions.ContentDecodingError(error) from error
+    except ReadTimeoutError as error:  # silent for ``timeout``: a stall (iter_content would call it lost)
+        raise requests.exceptions.ReadTimeout(error) from error
+    except Urllib3SSLError as error:
+        raise requests.exceptions.SSLError(error) from error
+    if alarm.fired:
+        raise requests.exceptions.Timeout("the answer's deadline shut the connection")
+
+
+def _too_slow(call: ApiCall, alarm: Alarm, attempt: int, *, stalled: bool) -> RiffusionNetworkError:
+    """A body that did not keep up with ``download_min_rate``, or went silent for ``timeout``: network trouble,
+    retried as reads are."""
+    settings = call.settings
+    tried = f" after {attempt} attempts" if attempt > 1 else ""
+    got = f"{alarm.received} of {alarm.length} bytes" if alarm.length is not None else f"{alarm.received} bytes"
+    if stalled:
+        late = f"{got} of the body, then nothing for {settings.timeout:g} s (the connection's timeout)"
+    else:
+        late = (
+            f"{got} of the body within the {alarm.allowance:.1f} s it had (timeout {settings.timeout:g} s plus "
+            f"the body at download_min_rate {settings.download_min_rate:g} bytes a second)"
+        )
+    return RiffusionNetworkError(
+        f"{settings.base_url} did not send {call.what} in time: {late}{tried}. Check the network, or lower "
+        "download_min_rate (or raise timeout) in the connection's extras."
+    )
+
+
+def _kind(error: requests.RequestException) -> FailureKind:
+    """Whether a connection was never made (nothing was sent), an answer did not come in time, or it broke."""
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(error, requests.ConnectTimeout) or any(
+        isinstance(inner, (NewConnectionError, ConnectTimeoutError)) for inner in error_chain(error)
+    ):
+        return "connect"
+    return "timeout" if isinstance(error, requests.Timeout) else "lost"
+
+
+def _async_kind(error: BaseException) -> FailureKind:
+    """As :func:`_kind`, for aiohttp's errors."""
+    import aiohttp
+
+    if isinstance(error, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
+        return "connect"
+    return "timeout" if isinstance(error, asyncio.TimeoutError) else "lost"

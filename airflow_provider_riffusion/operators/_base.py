@@ -6,21 +6,37 @@ are imported at module level; the hook, HTTP clients and triggers load when a ta
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
-from airflow_provider_riffusion.wait_defaults import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
+from airflow_provider_riffusion.exceptions import (
+    RiffusionFinalWaitTimeoutError,
+    RiffusionNotFoundError,
+    RiffusionWaitTimeoutError,
+)
+from airflow_provider_riffusion.services import Progress
+from airflow_provider_riffusion.waits import (
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    DEFAULT_POLL_INTERVAL,
+    Outcome,
+    Poller,
+    Wait,
+    floored_interval,
+    is_blip,
+    wait,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
     from airflow.triggers.base import BaseTrigger
 
     from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
-    from airflow_provider_riffusion.polling import Poller
-    from airflow_provider_riffusion.statuses import Progress
 
 T = TypeVar("T")
 
@@ -31,9 +47,6 @@ def seconds(value: float | timedelta) -> float:
 
 def fingerprint(value: Any) -> str:
     """A sha256 of JSON-able input, to tell a retry's request from an earlier try's."""
-    import hashlib
-    import json
-
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -44,10 +57,6 @@ def try_number(context: Context) -> int | None:
 def stored_job_progress(log: Any, read: Callable[[], Progress]) -> Progress:
     """Where an earlier try's job stands. A blip reading it reattaches anyway (the wait rides blips out);
     a job the API does not know is treated as failed, so the task submits afresh."""
-    from airflow_provider_riffusion.exceptions import RiffusionNotFoundError
-    from airflow_provider_riffusion.polling import is_blip
-    from airflow_provider_riffusion.statuses import Progress
-
     try:
         return read()
     except RiffusionNotFoundError as error:
@@ -75,8 +84,6 @@ class RiffusionBaseOperator(BaseOperator):
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_riffusion.wait_defaults import floored_interval
-
         # Each output key is also its own XCom, so DAGs chain with ``task.output["job_id"]``.
         kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
@@ -113,10 +120,6 @@ class RiffusionBaseOperator(BaseOperator):
 
     def poller(self, what: str) -> Poller[Any]:
         """A wait that ends at ``timeout`` from now (epoch seconds: a trigger re-created later keeps it)."""
-        import time
-
-        from airflow_provider_riffusion.polling import Poller
-
         return Poller(
             what,
             log=self.log,
@@ -128,19 +131,21 @@ class RiffusionBaseOperator(BaseOperator):
     def wait_or_defer(
         self,
         context: Context,
-        poller: Poller[T],
-        check: Callable[[], T | None],
+        awaited: Wait[T],
         trigger: Callable[[float], BaseTrigger],
         resume_with: dict[str, Any],
         method_name: str = "execute_complete",
+        what: str | None = None,
     ) -> T:
         """Wait on the worker, or check once and defer to ``trigger(deadline)``, resuming in ``execute_complete``.
 
         The check before deferring counts a blip as "not ready yet", never as a failed task: a
         retried task would upload or compose a second time.
         """
-        from airflow_provider_riffusion.exceptions import RiffusionWaitTimeoutError
-        from airflow_provider_riffusion.polling import Outcome, wait
+        poller = self.poller(what or awaited.what)
+
+        def check() -> T | None:
+            return awaited.check(self.hook, poller)
 
         try:
             if not self.deferrable:
@@ -160,8 +165,6 @@ class RiffusionBaseOperator(BaseOperator):
 
     def timed_out(self, context: Context, message: str) -> Exception:
         """A wait's timeout: worth an Airflow retry only when the retry reattaches instead of submitting again."""
-        from airflow_provider_riffusion.exceptions import RiffusionFinalWaitTimeoutError, RiffusionWaitTimeoutError
-
         if self.reattaches(context):
             return RiffusionWaitTimeoutError(f"{message} A retry of the task waits for the same job again.")
         return RiffusionFinalWaitTimeoutError(f"{message} A retry would submit the job again, so none is made.")

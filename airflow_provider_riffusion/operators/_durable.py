@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import ResumableJobMixin
 
 from airflow_provider_riffusion.operators._base import RiffusionBaseOperator
-from airflow_provider_riffusion.statuses import Progress
+from airflow_provider_riffusion.services import MISSING, Progress, json_kind
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -55,8 +55,6 @@ def stored_problem(value: Any, shapes: Mapping[int, Mapping[str, Any]]) -> str |
     """Why this release cannot read a stored value (None: it can). ``shapes`` are the fields of each format
     version it reads (a field's :data:`Field`, or a nested mapping for an object); a value without a version
     is version 1."""
-    from airflow_provider_riffusion.client.normalize import json_kind
-
     if not isinstance(value, dict):
         return f"it is {json_kind(value)}, not an object"
     version, newest = value.get("version", 1), max(shapes)
@@ -73,8 +71,6 @@ def stored_problem(value: Any, shapes: Mapping[int, Mapping[str, Any]]) -> str |
 
 
 def _shape_problem(value: dict[str, Any], shape: Mapping[str, Any], prefix: str) -> str | None:
-    from airflow_provider_riffusion.client.normalize import MISSING, json_kind
-
     for name, wanted in shape.items():
         path, found = f"{prefix}{name}", value.get(name, MISSING)
         if isinstance(wanted, Mapping):

@@ -15,8 +15,8 @@ from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_riffusion.operators._base import fingerprint, stored_job_progress, try_number
 from airflow_provider_riffusion.operators._durable import IDS, STATE_VERSION, SUBMITTED, TEXT, DurableOperator
-from airflow_provider_riffusion.statuses import Progress, songs_progress, worst
-from airflow_provider_riffusion.wait_defaults import DEFAULT_SONGS_TIMEOUT
+from airflow_provider_riffusion.services import Progress, songs_progress, worst
+from airflow_provider_riffusion.waits import DEFAULT_SONGS_TIMEOUT, SlotWait, SongsWait
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, TaskInstanceKey
@@ -99,8 +99,9 @@ class SongsJobOperator(DurableOperator):
             return self.not_reattaching(f"{self.kind} jobs {job_ids}", external_id, "request")
         if not self.wait_for_completion:
             return SUBMITTED
+        service = self.hook.settings.service
         progress = stored_job_progress(
-            self.log, lambda: worst([songs_progress(self._song_words(job_id)) for job_id in job_ids])
+            self.log, lambda: worst([songs_progress(service, self._song_words(job_id)) for job_id in job_ids])
         )
         if progress is Progress.FAILED:
             self.log.warning("%s jobs %s of an earlier try failed: starting them again.", self.kind, job_ids)
@@ -124,14 +125,13 @@ class SongsJobOperator(DurableOperator):
         """Until an account has a free job slot: on the worker, or (deferrable) in the triggerer."""
         from airflow_provider_riffusion.triggers.riffusion import SlotAvailableTrigger
 
-        poller = self.poller(f"A free job slot for the {self.kind}")
         self.wait_or_defer(
             context,
-            poller,
-            lambda: self.hook.free_slots(self.user_id) or None,
+            SlotWait(self.user_id),
             lambda deadline: SlotAvailableTrigger(deadline=deadline, **self.trigger_kwargs()),
             {},
             method_name="execute_after_slot",
+            what=f"A free job slot for the {self.kind}",
         )
 
     def execute_after_slot(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -143,23 +143,15 @@ class SongsJobOperator(DurableOperator):
         return self.execute(context)
 
     def wait_for_songs(self, context: Context, result: dict[str, Any]) -> list[dict[str, Any]]:
-        from airflow_provider_riffusion.polling import SongsCheck
         from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger
 
         job_ids = result["job_ids"]
-        poller = self.poller(f"{self.kind.capitalize()} jobs {job_ids}")
-        songs = SongsCheck(job_ids, poller)
-
-        def check() -> list[dict[str, Any]] | None:
-            done = all(songs.accept(job_id, self.hook.get_songs(job_id, self.user_id)) for job_id in songs.jobs())
-            return songs.songs() if done else None
-
         return self.wait_or_defer(
             context,
-            poller,
-            check,
+            SongsWait(job_ids, self.user_id),
             lambda deadline: SongsCompletedTrigger(job_ids=job_ids, deadline=deadline, **self.trigger_kwargs()),
             {"compose": result},
+            what=f"{self.kind.capitalize()} jobs {job_ids}",
         )
 
     def with_songs(self, context: Context, result: dict[str, Any], songs: list[dict[str, Any]]) -> dict[str, Any]:

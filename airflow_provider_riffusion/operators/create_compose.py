@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_riffusion.compose import COMPOSE_INT_RANGES, check_spans, checked_int
 from airflow_provider_riffusion.operators._songs import SONG_URL_XCOM_KEY, RiffusionSongsLink, SongsJobOperator
+from airflow_provider_riffusion.services.riffusion import COMPOSE_INT_RANGES, check_spans, checked_int
 
 __all__ = ["SONG_URL_XCOM_KEY", "CreateComposeOperator", "RiffusionSongsLink"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_riffusion.compose import MAX_JOBS_RANGE, checked_int
 from airflow_provider_riffusion.operators._songs import SongsJobOperator
+from airflow_provider_riffusion.services.riffusion import MAX_JOBS_RANGE, checked_int
 
 
 class CreatePromptOperator(SongsJobOperator):

@@ -16,8 +16,8 @@ from airflow_provider_riffusion.operators._durable import (
     TEXT,
     DurableOperator,
 )
-from airflow_provider_riffusion.statuses import Progress, upload_progress
-from airflow_provider_riffusion.wait_defaults import DEFAULT_UPLOAD_TIMEOUT
+from airflow_provider_riffusion.services import Progress
+from airflow_provider_riffusion.waits import DEFAULT_UPLOAD_TIMEOUT, UploadWait
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -114,8 +114,10 @@ class UploadAudioOperator(DurableOperator):
             return self.not_reattaching(f"upload {upload['job_id']}", external_id, " and ".join(changed))
         if not self.wait_for_completion:
             return SUBMITTED
+        service = self.hook.settings.service
         progress = stored_job_progress(
-            self.log, lambda: upload_progress(self.hook.get_upload_status(upload["job_id"], self.user_id)["status"])
+            self.log,
+            lambda: service.upload_progress(self.hook.get_upload_status(upload["job_id"], self.user_id)["status"]),
         )
         if progress is Progress.FAILED:
             self.log.warning("Upload %s of an earlier try failed or is unknown: uploading again.", upload["job_id"])
@@ -150,17 +152,12 @@ class UploadAudioOperator(DurableOperator):
         return changed
 
     def wait_for_upload(self, context: Context, upload: dict[str, Any]) -> dict[str, Any]:
-        from airflow_provider_riffusion.polling import upload_result
         from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger
 
         job_id = upload["job_id"]
-        poller = self.poller(f"Upload {job_id}")
         return self.wait_or_defer(
             context,
-            poller,
-            lambda: upload_result(
-                self.hook.get_upload_status(job_id, self.user_id), poller, fail_on_flagged=self.fail_on_flagged
-            ),
+            UploadWait(job_id, self.user_id, fail_on_flagged=self.fail_on_flagged),
             lambda deadline: UploadCompletedTrigger(
                 job_id=job_id, deadline=deadline, fail_on_flagged=self.fail_on_flagged, **self.trigger_kwargs()
             ),

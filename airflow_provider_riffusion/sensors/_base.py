@@ -12,14 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
 
-from airflow_provider_riffusion.wait_defaults import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL
+from airflow_provider_riffusion.waits import (
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    DEFAULT_POLL_INTERVAL,
+    Outcome,
+    Poller,
+    Wait,
+    floored_interval,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
     from airflow.triggers.base import BaseTrigger
 
     from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
-    from airflow_provider_riffusion.polling import Poller
 
 ERRORS_KEY = "riffusion_consecutive_errors"
 """Where a rescheduled sensor keeps what its next poke goes on from (the task state store, Airflow 3.3+): its
@@ -31,7 +37,7 @@ POLL_STATE_VERSION = 2
 
 
 class RiffusionBaseSensor(BaseSensorOperator):
-    """Poke, reschedule or deferrable; subclasses say what one check is, what the trigger is, and the event key."""
+    """Poke, reschedule or deferrable; subclasses say what is waited on, what the trigger is, and the event key."""
 
     event_key = "result"
 
@@ -45,8 +51,6 @@ class RiffusionBaseSensor(BaseSensorOperator):
         poke_interval: float | timedelta = DEFAULT_POLL_INTERVAL,
         **kwargs: Any,
     ) -> None:
-        from airflow_provider_riffusion.wait_defaults import floored_interval
-
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.poke_interval = floored_interval(float(self.poke_interval), self.log, "poke_interval")
         self.user_id = user_id
@@ -63,26 +67,25 @@ class RiffusionBaseSensor(BaseSensorOperator):
             self._hook = RiffusionHook(riffusion_conn_id=self.riffusion_conn_id)
         return self._hook
 
-    def check(self, poller: Poller[Any]) -> Any:
-        """One check of the job: its result once done, None while it is not."""
+    def waits(self) -> Wait[Any]:
+        """What is waited on, as rendered for this try."""
         raise NotImplementedError
+
+    def check(self, poller: Poller[Any]) -> Any:
+        """One check: the result once done, None while it is not."""
+        return self.waits().check(self.hook, poller)
 
     def trigger(self, deadline: float) -> BaseTrigger:
         """The trigger a deferrable wait hands over to."""
-        raise NotImplementedError
-
-    def describe(self) -> str:
         raise NotImplementedError
 
     def _poller(self, context: Context) -> Poller[Any]:
         """The wait's rules, created at the first poke; a rescheduled sensor reads its blip count and the
         statuses it logged back."""
         if not hasattr(self, "_poll_state"):
-            from airflow_provider_riffusion.polling import Poller
-
             errors, statuses = _carried(self, context)
             self._poll_state: Poller[Any] = Poller(
-                self.describe(),
+                self.waits().what,
                 log=self.log,
                 poll_interval=float(self.poke_interval),
                 max_consecutive_errors=self.max_consecutive_errors,
@@ -92,10 +95,7 @@ class RiffusionBaseSensor(BaseSensorOperator):
         return self._poll_state
 
     def poke(self, context: Context) -> PokeReturnValue:
-        from airflow_provider_riffusion.polling import Outcome
-
         poller = self._poller(context)
-        poller.what = self.describe()
         before = (poller.errors, poller.statuses)
         try:
             result = poller.observe(Outcome.of(lambda: self.check(poller)))

@@ -11,12 +11,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_riffusion.sensors._base import ERRORS_KEY, RiffusionBaseSensor
-from airflow_provider_riffusion.wait_defaults import DEFAULT_SONGS_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT
+from airflow_provider_riffusion.waits import DEFAULT_SONGS_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT, SongsWait, UploadWait
 
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseTrigger
-
-    from airflow_provider_riffusion.polling import Poller
 
 __all__ = ["ERRORS_KEY", "SongsCompletedSensor", "UploadCompletedSensor"]
 
@@ -61,22 +59,14 @@ class UploadCompletedSensor(RiffusionBaseSensor):
         self.job_id = job_id
         self.fail_on_flagged = fail_on_flagged
 
-    def describe(self) -> str:
-        return f"Upload {self.job_id}"
-
-    def check(self, poller: Poller[Any]) -> dict[str, Any] | None:
-        from airflow_provider_riffusion.client.endpoints import require_id
-        from airflow_provider_riffusion.polling import upload_result
-
-        status = self.hook.get_upload_status(require_id("job_id", self.job_id), self.user_id)
-        return upload_result(status, poller, fail_on_flagged=self.fail_on_flagged)
+    def waits(self) -> UploadWait:
+        return UploadWait(self.job_id, self.user_id, fail_on_flagged=self.fail_on_flagged)
 
     def trigger(self, deadline: float) -> BaseTrigger:
-        from airflow_provider_riffusion.client.endpoints import require_id
         from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger
 
         return UploadCompletedTrigger(
-            job_id=require_id("job_id", self.job_id),
+            job_id=self.waits().job_id,
             deadline=deadline,
             fail_on_flagged=self.fail_on_flagged,
             **self.trigger_kwargs(),
@@ -107,30 +97,18 @@ class SongsCompletedSensor(RiffusionBaseSensor):
         super().__init__(timeout=timeout, **kwargs)
         self.job_ids = job_ids
 
-    def _job_ids(self) -> list[str]:
-        from airflow_provider_riffusion.client.endpoints import require_id
+    def waits(self) -> SongsWait:
+        return SongsWait(self.job_ids, self.user_id)
 
-        given = [self.job_ids] if isinstance(self.job_ids, str) else list(self.job_ids or [])
-        if not given:
-            require_id("job_ids", None)
-        return [require_id("job_ids", job_id) for job_id in given]
-
-    def describe(self) -> str:
-        return f"Compose jobs {self.job_ids}"
-
-    def check(self, poller: Poller[Any]) -> dict[str, Any] | None:
-        from airflow_provider_riffusion.polling import SongsCheck
-
-        job_ids = self._job_ids()
-        songs = SongsCheck(job_ids, poller)
-        if all(songs.accept(job_id, self.hook.get_songs(job_id, self.user_id)) for job_id in songs.jobs()):
-            return {"job_ids": job_ids, "songs": songs.songs()}
-        return None
+    def check(self, poller: Any) -> dict[str, Any] | None:
+        awaited = self.waits()
+        songs = awaited.check(self.hook, poller)
+        return None if songs is None else {"job_ids": awaited.job_ids, "songs": songs}
 
     def trigger(self, deadline: float) -> BaseTrigger:
         from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger
 
-        return SongsCompletedTrigger(job_ids=self._job_ids(), deadline=deadline, **self.trigger_kwargs())
+        return SongsCompletedTrigger(job_ids=self.waits().job_ids, deadline=deadline, **self.trigger_kwargs())
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"job_ids": self._job_ids(), "songs": super().execute_complete(context, event)}
+        return {"job_ids": self.waits().job_ids, "songs": super().execute_complete(context, event)}

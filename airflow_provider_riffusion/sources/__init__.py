@@ -3,8 +3,8 @@
 ``local`` (paths, ``file://`` URIs, bytes, file objects), ``object_storage`` (Airflow's
 ``ObjectStoragePath`` and object-storage URIs), ``http`` (http(s) URLs, streamed). Each turns
 its source into a :class:`~airflow_provider_riffusion.sources.model.PreparedUpload`; the checks they
-share live in :mod:`~airflow_provider_riffusion.sources.kinds`. Modules load only when their kind of
-source is used, so a local upload never imports fsspec or Airflow's object storage.
+share live in :mod:`~airflow_provider_riffusion.sources.kinds`. The remote modules load only when their
+kind of source is used, so a local upload never imports fsspec or Airflow's object storage.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import PurePath
 from typing import Any
 
 from airflow_provider_riffusion.exceptions import RiffusionInputError
+from airflow_provider_riffusion.sources import local
 from airflow_provider_riffusion.sources.model import PreparedUpload
 
 DEFAULT_FETCH_TIMEOUT = 60.0
@@ -29,59 +30,44 @@ def prepare_source(
     conn_id: str | None = None,
     timeout: float = DEFAULT_FETCH_TIMEOUT,
 ) -> PreparedUpload:
-    """Pick the module for ``source`` by its type (and a string by its scheme), and prepare it there."""
-    from airflow_provider_riffusion.sources import local
+    """Pick the module for ``source`` by its type (and a string by its scheme), and prepare it there.
 
+    A string is a local path, or a URI whose scheme picks the source (file, http(s), object storage).
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         _refuse_conn_id(conn_id, "bytes")
         return local.prepare_bytes(bytes(source), file_name, content_type, max_bytes)
     if isinstance(source, str):
-        return _prepare_text(source, file_name, content_type, max_bytes, conn_id, timeout)
-    if isinstance(source, PurePath) and not hasattr(source, "protocol"):  # not an ObjectStoragePath
-        return local.prepare_path(local.local_path(source), file_name, content_type, max_bytes, conn_id)
-    if hasattr(source, "read"):
+        stripped = source.strip()
+        scheme = stripped.split("://", 1)[0].lower() if "://" in stripped else ""
+        if scheme in ("http", "https"):
+            from airflow_provider_riffusion.sources import http
+
+            _refuse_conn_id(conn_id, "an http(s) URL (credentials go in the URL)")
+            return http.prepare_url(stripped, file_name, content_type, max_bytes, timeout)
+        if scheme and scheme != "file" and len(scheme) > 1:
+            from airflow_provider_riffusion.sources import object_storage
+
+            path = object_storage.object_path(stripped, conn_id)
+            return object_storage.prepare_object(path, file_name, content_type, max_bytes)
+    elif hasattr(source, "read"):
         _refuse_conn_id(conn_id, "a file object")
         return local.prepare_file_object(source, file_name, content_type, max_bytes)
-    from airflow_provider_riffusion.sources import object_storage
+    elif not isinstance(source, PurePath) or hasattr(source, "protocol"):  # not a plain local path
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    # Before the path check: on Airflow 3.0 and 3.1 an ObjectStoragePath is a PurePath too.
-    if object_storage.is_object_storage_path(source):
-        path = object_storage.with_conn_id(source, conn_id)
-        return object_storage.prepare_object(path, file_name, content_type, max_bytes)
-    if isinstance(source, PurePath):
-        return local.prepare_path(local.local_path(source), file_name, content_type, max_bytes, conn_id)
-    if isinstance(source, os.PathLike):
-        return local.prepare_path(local.local_path(source), file_name, content_type, max_bytes, conn_id)
-    raise RiffusionInputError(
-        f"source of type {type(source).__name__} is not supported: pass a local path, a file:// URI, "
-        "an object-storage URI or ObjectStoragePath, an http(s) URL, bytes or a binary file object."
-    )
-
-
-def _prepare_text(
-    text: str,
-    file_name: str | None,
-    content_type: str | None,
-    max_bytes: int | None,
-    conn_id: str | None,
-    timeout: float,
-) -> PreparedUpload:
-    """A string: a local path, or a URI whose scheme picks the source (file, http(s), object storage)."""
-    from airflow_provider_riffusion.sources import local
-
-    stripped = text.strip()
-    scheme = stripped.split("://", 1)[0].lower() if "://" in stripped else ""
-    if scheme in ("http", "https"):
-        from airflow_provider_riffusion.sources import http
-
-        _refuse_conn_id(conn_id, "an http(s) URL (credentials go in the URL)")
-        return http.prepare_url(stripped, file_name, content_type, max_bytes, timeout)
-    if scheme and scheme != "file" and len(scheme) > 1:
         from airflow_provider_riffusion.sources import object_storage
 
-        path = object_storage.object_path(stripped, conn_id)
-        return object_storage.prepare_object(path, file_name, content_type, max_bytes)
-    return local.prepare_path(local.local_path(text), file_name, content_type, max_bytes, conn_id)
+        # Before the path check: on Airflow 3.0 and 3.1 an ObjectStoragePath is a PurePath too.
+        if isinstance(source, ObjectStoragePath):
+            path = object_storage.with_conn_id(source, conn_id)
+            return object_storage.prepare_object(path, file_name, content_type, max_bytes)
+        if not isinstance(source, os.PathLike):
+            raise RiffusionInputError(
+                f"source of type {type(source).__name__} is not supported: pass a local path, a file:// URI, "
+                "an object-storage URI or ObjectStoragePath, an http(s) URL, bytes or a binary file object."
+            )
+    return local.prepare_path(local.local_path(source), file_name, content_type, max_bytes, conn_id)
 
 
 def _refuse_conn_id(conn_id: str | None, kind: str) -> None:
@@ -103,6 +89,4 @@ def source_uri(source: Any) -> str | None:
         from airflow_provider_riffusion.sources.http import redact
 
         return redact(text.strip()).split("?", 1)[0]
-    from airflow_provider_riffusion.sources.local import local_path
-
-    return local_path(text).resolve().as_uri()
+    return local.local_path(text).resolve().as_uri()

@@ -15,18 +15,20 @@ from pathlib import PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_riffusion.client.failures import root_reason
-from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionNetworkError, RiffusionSourceError
+from airflow_provider_riffusion.exceptions import (
+    RiffusionInputError,
+    RiffusionNetworkError,
+    RiffusionSourceError,
+    root_reason,
+)
 from airflow_provider_riffusion.sources.kinds import (
     EXTENSION_CONTENT_TYPES,
-    check_same_kind,
     check_size,
     content_type_for,
     resolve_file_name,
     resolve_kind,
 )
-from airflow_provider_riffusion.sources.model import Opened, PreparedUpload
-from airflow_provider_riffusion.sources.streams import Reopener, peek
+from airflow_provider_riffusion.sources.model import Opened, PreparedUpload, Reopener, peek
 
 if TYPE_CHECKING:
     import requests
@@ -60,7 +62,7 @@ def prepare_url(
     session = requests.Session()
     try:
         response = _get(session, url, where, timeout)
-        head, stream = peek(_as_io(_ResponseStream(response)))
+        head, stream = peek(_ResponseStream(response))
         size = _size(response)
         try:
             name = _name(url, response.url)
@@ -80,15 +82,9 @@ def prepare_url(
 
     def reopen() -> Opened:
         again = _get(session, url, where, timeout)
-        again_head, again_stream = peek(_as_io(_ResponseStream(again)))
-        try:
-            check_same_kind(where, kind, again_head)
-        except RiffusionInputError:
-            again_stream.close()
-            raise
-        return Opened(again_stream, _size(again))
+        return Opened(cast(IO[bytes], _ResponseStream(again)), _size(again))
 
-    reopener = Reopener(Opened(stream, size), reopen)
+    reopener = Reopener(where, kind, Opened(stream, size), reopen)
 
     def release() -> None:
         reopener.release()
@@ -119,8 +115,6 @@ def _get(session: requests.Session, url: str, where: str, timeout: float) -> req
     except requests.RequestException as error:
         raise RiffusionNetworkError(
             f"Could not fetch {where} ({root_reason(error)}). Check the URL and the worker's network.",
-            connect_failed=isinstance(error, requests.ConnectionError),
-            body_sent=False,
         ) from None
     status = response.status_code
     if status < 400:
@@ -132,7 +126,7 @@ def _get(session: requests.Session, url: str, where: str, timeout: float) -> req
         phrase = ""
     answered = f"source {where} answered HTTP {status}{phrase}"
     if status >= 500 or status in RETRYABLE_STATUSES:
-        raise RiffusionNetworkError(f"{answered}: the remote failed; retry later.", body_sent=False)
+        raise RiffusionNetworkError(f"{answered}: the remote failed; retry later.")
     raise RiffusionSourceError(f"{answered}: check the URL and that the worker may read it.")
 
 
@@ -191,7 +185,3 @@ class _ResponseStream(io.RawIOBase):
         if not self.closed:
             self._response.close()
         super().close()
-
-
-def _as_io(stream: io.RawIOBase) -> IO[bytes]:
-    return cast(IO[bytes], stream)

@@ -3,18 +3,22 @@
 Every attempt of an upload opens the source again from its first byte, so a retried upload
 re-sends the whole body, and streams it in chunks through a :class:`HashingReader` that counts
 and hashes exactly what was sent. Nothing is read whole.
+
+For remote sources: :func:`peek` at the first bytes without losing them, and a :class:`Reopener`
+that hands the stream opened while preparing to the first attempt instead of fetching the source twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, cast
 
 from airflow_provider_riffusion.exceptions import RiffusionError, RiffusionInputError, RiffusionNetworkError
-from airflow_provider_riffusion.sources.kinds import check_size, describe_error
+from airflow_provider_riffusion.sources.kinds import HEAD_BYTES, check_same_kind, check_size, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +49,6 @@ class PreparedUpload:
     release: Callable[[], None] | None = None
     uri: str | None = None
     """Where the bytes come from, for lineage (``file:///...``, a URL without its query, ``s3://...``)."""
-
-    def open(self) -> IO[bytes]:
-        """A fresh binary stream positioned at the first byte."""
-        return self.opener().stream
 
     def open_reader(self) -> HashingReader:
         """A fresh :class:`HashingReader` for one attempt, sized (Content-Length) when the size is known."""
@@ -98,9 +98,7 @@ class SourceReadError(Exception):
         if self.fatal is not None:
             return self.fatal
         tried = f" (attempt {attempt})" if attempt > 1 else ""
-        return RiffusionNetworkError(
-            f"{self} during {what}{tried}; the API received no complete body.", body_sent=False
-        )
+        return RiffusionNetworkError(f"{self} during {what}{tried}; the API received no complete body.")
 
 
 class HashingReader:
@@ -200,3 +198,73 @@ def hashing_reader(
     if size is None:
         return HashingReader(stream, where=where, max_bytes=max_bytes)
     return SizedHashingReader(stream, size, where=where, max_bytes=max_bytes)
+
+
+class Replay(io.RawIOBase):
+    """A stream whose first bytes were already read: gives them back, then reads on from ``rest``."""
+
+    def __init__(self, head: bytes, rest: IO[bytes] | io.RawIOBase):
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            head, self._head = self._head, b""
+            return head + (self._rest.read() or b"")
+        if self._head:
+            taken, self._head = self._head[:size], self._head[size:]
+            return taken
+        return self._rest.read(size) or b""
+
+    def close(self) -> None:
+        if not self.closed:
+            self._rest.close()
+        super().close()
+
+
+def peek(stream: IO[bytes] | io.RawIOBase, size: int = HEAD_BYTES) -> tuple[bytes, IO[bytes]]:
+    """The first ``size`` bytes (fewer at EOF), and a stream that still starts at the first byte."""
+    head = b""
+    try:
+        while len(head) < size:
+            chunk = stream.read(size - len(head))
+            if not chunk:
+                break
+            head += chunk
+    except BaseException:
+        stream.close()
+        raise
+    return head, cast(IO[bytes], Replay(head, stream))
+
+
+class Reopener:
+    """The first call returns the stream opened while preparing; every later call opens afresh, and
+    refuses a source that no longer holds the ``kind`` of audio it was prepared as."""
+
+    def __init__(self, where: str, kind: str, first: Opened, reopen: Callable[[], Opened]):
+        self._where = where
+        self._kind = kind
+        self._first: Opened | None = first
+        self._reopen = reopen
+
+    def __call__(self) -> Opened:
+        first, self._first = self._first, None
+        if first is not None:
+            return first
+        again = self._reopen()
+        head, stream = peek(again.stream)
+        try:
+            check_same_kind(self._where, self._kind, head)
+        except RiffusionInputError:
+            stream.close()
+            raise
+        return Opened(stream, again.size)
+
+    def release(self) -> None:
+        """Close the prepared stream if no attempt took it."""
+        first, self._first = self._first, None
+        if first is not None:
+            first.stream.close()

@@ -10,27 +10,26 @@ again; the stream opened to read its first bytes serves the first attempt.
 
 from __future__ import annotations
 
-import logging
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, cast
 
-from airflow_provider_riffusion.client.failures import is_network_trouble
-from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionNetworkError, RiffusionSourceError
+from airflow_provider_riffusion.exceptions import (
+    RiffusionInputError,
+    RiffusionNetworkError,
+    RiffusionSourceError,
+    is_network_trouble,
+)
 from airflow_provider_riffusion.sources.kinds import (
-    check_same_kind,
     check_size,
     content_type_for,
     describe_error,
     resolve_file_name,
     resolve_kind,
 )
-from airflow_provider_riffusion.sources.model import Opened, PreparedUpload
-from airflow_provider_riffusion.sources.streams import Reopener, peek
+from airflow_provider_riffusion.sources.model import Opened, PreparedUpload, Reopener, peek
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
     from fsspec import AbstractFileSystem
-
-log = logging.getLogger(__name__)
 
 PROVIDERS = {
     "s3": "apache-airflow-providers-amazon",
@@ -43,12 +42,6 @@ PROVIDERS = {
     "az": "apache-airflow-providers-microsoft-azure",
 }
 """The provider that registers each common scheme's filesystem, for the error that asks for it."""
-
-
-def is_object_storage_path(source: Any) -> bool:
-    from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-    return isinstance(source, ObjectStoragePath)
 
 
 def object_path(uri: str, conn_id: str | None) -> ObjectStoragePath:
@@ -106,17 +99,7 @@ def prepare_object(
         stream.close()
         raise
 
-    def reopen() -> Opened:
-        again = _open(fs, path, where)
-        again_head, again_stream = peek(again.stream)
-        try:
-            check_same_kind(where, kind, again_head)
-        except RiffusionInputError:
-            again_stream.close()
-            raise
-        return Opened(again_stream, again.size)
-
-    reopener = Reopener(Opened(stream, first.size), reopen)
+    reopener = Reopener(where, kind, Opened(stream, first.size), lambda: _open(fs, path, where))
     return PreparedUpload(
         file_name=name,
         content_type=content_type_for(kind, content_type),
@@ -169,7 +152,6 @@ def _open(fs: AbstractFileSystem, path: ObjectStoragePath, where: str) -> Opened
         if is_network_trouble(error):
             raise RiffusionNetworkError(
                 f"Could not read {where} ({describe_error(error)}). Check the connection and the network.",
-                body_sent=False,
             ) from None
         raise RiffusionSourceError(
             f"source {where!r} cannot be read ({describe_error(error)}): check the connection's "

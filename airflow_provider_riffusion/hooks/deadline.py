@@ -23,7 +23,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -165,3 +165,9 @@ class DeadlineAdapter(HTTPAdapter):
         if not proxy.lower().startswith("socks"):
             manager.pool_classes_by_scheme = POOL_CLASSES
         return manager
+
+
+def declared_length(headers: Mapping[str, str]) -> int | None:
+    """The Content-Length when it is one plain number (a server's header is data, not trusted), else None."""
+    value = (headers.get("Content-Length") or "").strip()
+    return int(value) if value.isdigit() and value.isascii() and len(value) <= 18 else None

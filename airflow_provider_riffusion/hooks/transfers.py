@@ -1,7 +1,7 @@
 """The hook's two streamed transfers: a track up to the API, a song down to its destination.
 
 Both stream in chunks through the hook's one session and its retry policy, and neither ever holds a
-file in memory. Kept apart from ``riffusion.py`` so the hook reads as the list of its calls.
+file in memory.
 
 Only songs are stored: a download's answer is checked before a byte is written (:func:`check_answer`),
 since a proxy, a login page or an API error can come with a 200. Its headers are data from the
@@ -12,15 +12,41 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from airflow_provider_riffusion import lineage
+from airflow_provider_riffusion import delivery, lineage
+from airflow_provider_riffusion.exceptions import RiffusionResponseError
+from airflow_provider_riffusion.hooks.answers import decode_json
+from airflow_provider_riffusion.hooks.deadline import declared_length
+from airflow_provider_riffusion.retry import retry_read
+from airflow_provider_riffusion.sources import prepare_source
+from airflow_provider_riffusion.sources.kinds import CONTENT_TYPE_KINDS, HEAD_BYTES, media_type, sniff_kind
 
 if TYPE_CHECKING:
-    from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+    from airflow_provider_riffusion.hooks.answers import ApiCall
+    from airflow_provider_riffusion.services import Endpoint
     from airflow_provider_riffusion.settings import RiffusionSettings
     from airflow_provider_riffusion.sources.model import PreparedUpload
+
+T = TypeVar("T")
+
+
+class WorkerDoor(Protocol):
+    """What the transfers use of ``RiffusionHook``: its settings and log, a request, and its two kinds of I/O."""
+
+    @property
+    def log(self) -> Any: ...
+
+    @property
+    def settings(self) -> RiffusionSettings: ...
+
+    def request(self, operation: str, user_id: str | None = None, **arguments: Any) -> tuple[ApiCall, Endpoint]: ...
+
+    def send(self, call: ApiCall, attempt: int = 1) -> Any: ...
+
+    def stream(self, call: ApiCall, consume: Callable[[Any, Iterator[bytes]], T], attempt: int = 1) -> T: ...
+
 
 GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/download"})
 """Content-Types that say nothing of what a body is: the bytes decide, and the type is dropped."""
@@ -32,7 +58,7 @@ WANTED = {"mp3": "mp3 audio", "wav": "wav audio", "stems": "JSON about the stems
 
 
 def prepare(
-    hook: RiffusionHook,
+    hook: WorkerDoor,
     source: Any,
     file_name: str | None,
     content_type: str | None,
@@ -40,9 +66,6 @@ def prepare(
     conn_id: str | None,
 ) -> PreparedUpload:
     """The source checked and ready to open; reading a remote source is idempotent, so it is retried like a GET."""
-    from airflow_provider_riffusion.retry import retry_read
-    from airflow_provider_riffusion.sources import prepare_source
-
     timeout = hook.settings.timeout
     return hook.settings.retry.call(
         lambda attempt: prepare_source(source, file_name, content_type, max_bytes, conn_id=conn_id, timeout=timeout),
@@ -51,11 +74,8 @@ def prepare(
     )
 
 
-def upload(hook: RiffusionHook, prepared: PreparedUpload, user_id: str | None) -> dict[str, Any]:
+def upload(hook: WorkerDoor, prepared: PreparedUpload, user_id: str | None) -> dict[str, Any]:
     """POST the prepared source; every attempt re-opens it and re-sends it whole."""
-    from airflow_provider_riffusion.client.endpoints import UPLOAD
-    from airflow_provider_riffusion.client.sync_transport import send
-
     settings = hook.settings
     hook.log.info(
         "Uploading %s as %r (%s, %s)",
@@ -70,10 +90,11 @@ def upload(hook: RiffusionHook, prepared: PreparedUpload, user_id: str | None) -
         with prepared.open_reader() as reader:
             sent["reader"] = reader
             headers = {"Content-Type": prepared.content_type}
-            call = UPLOAD.call(settings, user_id, file_name=prepared.file_name, body=reader, headers=headers)
-            return send(hook.session, call, number)
+            call, _ = hook.request("upload", user_id, file_name=prepared.file_name, body=reader, headers=headers)
+            return hook.send(call, number)
 
-    result = settings.retry.call(attempt_once, UPLOAD.should_retry, UPLOAD.describe(file_name=prepared.file_name))
+    endpoint = settings.service.ENDPOINTS["upload"]
+    result = settings.retry.call(attempt_once, endpoint.should_retry, endpoint.describe(file_name=prepared.file_name))
     reader = sent["reader"]
     result.update(
         file_name=prepared.file_name,
@@ -87,7 +108,7 @@ def upload(hook: RiffusionHook, prepared: PreparedUpload, user_id: str | None) -
 
 
 def download(
-    hook: RiffusionHook,
+    hook: WorkerDoor,
     song_id: str,
     destination: Any,
     download_format: str,
@@ -102,16 +123,12 @@ def download(
     (``Target.kept``); a size that matches proves nothing. Otherwise the song is fetched and stored
     again, and recorded once it is in place.
     """
-    from airflow_provider_riffusion import delivery
-    from airflow_provider_riffusion.client.endpoints import DOWNLOAD
-    from airflow_provider_riffusion.client.sync_transport import declared_length, stream
-
     settings = hook.settings
     delivery.check_format(download_format)
     target = delivery.target(
         delivery.folder(destination, conn_id), delivery.song_file_name(song_id, title, download_format)
     )
-    call = DOWNLOAD.call(settings, user_id, id=song_id, download_format=download_format)
+    call, endpoint = hook.request("download", user_id, id=song_id, download_format=download_format)
     content_type = delivery.FORMATS[download_format][1]  # the only types an output shows: checked, not copied
 
     def store(headers: Mapping[str, str], chunks: Iterator[bytes]) -> dict[str, Any]:
@@ -156,9 +173,7 @@ def download(
             )
         return {"bytes": size, "sha256": sha256, "content_type": content_type}
 
-    stored = settings.retry.call(
-        lambda attempt: stream(hook.session, call, store, attempt), DOWNLOAD.should_retry, call.what
-    )
+    stored = settings.retry.call(lambda attempt: hook.stream(call, store, attempt), endpoint.should_retry, call.what)
     hook.log.info(
         "Song %s stored at %s (%d bytes, sha256 %s)", song_id, target.shown, stored["bytes"], stored["sha256"]
     )
@@ -173,8 +188,6 @@ MAX_STEMS_BYTES = 1024 * 1024
 def type_agrees(declared: str | None, download_format: str) -> bool | None:
     """Whether a download's Content-Type names the format: True; says nothing of it (none, a generic binary
     type, a value that is no media type at all), None: dropped, the bytes decide; names another type, False."""
-    from airflow_provider_riffusion.sources.kinds import CONTENT_TYPE_KINDS, media_type
-
     if not declared:
         return None
     media = media_type(declared)
@@ -210,10 +223,6 @@ def check_answer(
     retry it in the hook (the same server would send the same page at once); not fatal either, so
     Airflow's task retry may find the API again.
     """
-    from airflow_provider_riffusion.client.answers import decode_json
-    from airflow_provider_riffusion.exceptions import RiffusionResponseError
-    from airflow_provider_riffusion.sources.kinds import HEAD_BYTES, media_type, sniff_kind
-
     problem = None
     if agrees is False:
         problem = f"it is typed {media_type(settings.redact(declared or ''))[:60]}"

@@ -1,9 +1,12 @@
-"""What an answer of the API means: a value, or the exception of the family a DAG author can act on.
+"""What an answer of the API, or its absence, means: a value, or the exception of the family a DAG author can act on.
 
-Both transports (requests on workers, aiohttp in the triggerer) hand over status, headers and
-the body's bytes; everything from there on happens here, once: the status mapping, the JSON
-decoding that survives hostile bodies (deep nesting, unknown charsets, huge sizes), excerpts of
-error bodies with the token scrubbed before they are cut, and the endpoint's normalizer.
+Both hooks (requests on workers, aiohttp in the triggerer) hand over status, headers and the
+body's bytes, or the library's exception when no answer came; everything from there on happens
+here, once: the status mapping, the JSON decoding that survives hostile bodies (deep nesting,
+unknown charsets, huge sizes), excerpts of error bodies with the token scrubbed before they are
+cut, and the endpoint's normalizer. A create call whose whole request left before the answer was
+lost (or came unreadable) may have been acted on: that is the fatal ``RiffusionUnconfirmedError``,
+never an error a retry would turn into a duplicate.
 """
 
 from __future__ import annotations
@@ -12,26 +15,36 @@ import codecs
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_riffusion.exceptions import (
     RiffusionAccountError,
     RiffusionAuthError,
     RiffusionBadRequestError,
+    RiffusionConnectionConfigError,
     RiffusionCreditsError,
     RiffusionError,
     RiffusionModerationError,
+    RiffusionNetworkError,
     RiffusionNotFoundError,
     RiffusionRateLimitError,
     RiffusionResponseError,
     RiffusionServerError,
     RiffusionSubscriptionError,
+    RiffusionUnconfirmedError,
     RiffusionUnexpectedStatusError,
+    certificate_refusal,
+    root_reason,
 )
 from airflow_provider_riffusion.retry import parse_retry_after
 
 if TYPE_CHECKING:
-    from airflow_provider_riffusion.client.endpoints import ApiCall
+    from airflow_provider_riffusion.services import Endpoint
+    from airflow_provider_riffusion.settings import RiffusionSettings
+
+FailureKind = Literal["connect", "timeout", "lost"]
+"""Why no answer came: the connection never opened, the answer was late, or the connection broke."""
 
 ACCOUNT_ERROR_STATUS = 596
 """useapi.net's non-standard status: the account's cookie could not be refreshed."""
@@ -41,6 +54,30 @@ MAX_ANSWER_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
 """The API nests two or three levels; deeper JSON is refused before anything walks it."""
 MAX_BODY_IN_MESSAGE = 200
+
+
+@dataclass
+class ApiCall:
+    """One request, ready for either door's I/O: everything but the I/O."""
+
+    endpoint: Endpoint
+    settings: RiffusionSettings
+    url: str
+    params: dict[str, Any]
+    what: str
+    json: Any = None
+    body: Any = None
+    """A streamed request body (the upload's reader): its ``complete`` says whether it all left."""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        return self.endpoint.method
+
+    def request_left(self) -> bool:
+        """Whether the whole request left the client (a body without ``complete`` goes out in one piece)."""
+        return bool(getattr(self.body, "complete", True))
+
 
 _FATAL_STATUSES: dict[int, tuple[type[RiffusionError], str]] = {
     400: (
@@ -84,10 +121,12 @@ def interpret(call: ApiCall, status: int, headers: Mapping[str, str], body: byte
         failure = error_from_response(status, text, call.what, attempt, redact=settings.redact)
         failure.retry_after = parse_retry_after(headers.get("Retry-After"))
         raise settings.scrub(failure)
+    if status == 204:  # No Content: the call succeeded and says nothing more
+        return call.endpoint.normalize(None, call.params)
     try:
         return call.endpoint.normalize(decode_json(status, headers, body, call.what, settings.redact), call.params)
     except RiffusionResponseError as error:
-        raise settings.scrub(call.unconfirmed(error)) from None
+        raise settings.scrub(unconfirmed(call, error)) from None
 
 
 def decode_json(
@@ -211,3 +250,32 @@ def _api_error_text(text: str, redact: Callable[[str], str]) -> str | None:
 def _without_final_period(sentence: str) -> str:
     """The API's sentence inside ours: its final period would double ours ("accounts.. Re-register")."""
     return sentence[:-1] if sentence.endswith(".") and not sentence.endswith("...") else sentence
+
+
+def unconfirmed(call: ApiCall, error: RiffusionError) -> RiffusionError:
+    """For a create call, ``error`` (the answer is unreadable or lost) becomes the fatal "it may have acted"."""
+    if call.endpoint.creates is None:
+        return error
+    return RiffusionUnconfirmedError(
+        f"{error} {call.endpoint.creates}: check the account before running the task again.",
+        http_status=error.http_status,
+    )
+
+
+def network_error(call: ApiCall, kind: FailureKind, error: BaseException, attempt: int) -> RiffusionError:
+    """The family's error for a request that got no answer (token scrubbed)."""
+    settings = call.settings
+    refused = certificate_refusal(error)
+    if refused is not None:
+        return settings.scrub(RiffusionConnectionConfigError.certificate_refused(settings.base_url, refused))
+    failure = RiffusionNetworkError.describe(
+        kind,
+        base_url=settings.base_url,
+        what=call.what,
+        reason=root_reason(error),
+        timeout=settings.timeout,
+        attempt=attempt,
+    )
+    if kind != "connect" and call.request_left():
+        return settings.scrub(unconfirmed(call, failure))
+    return settings.scrub(failure)
