@@ -15,14 +15,13 @@ from werkzeug.wrappers import Request, Response
 
 from airflow_provider_riffusion.testing.fault_answers import fault_answer
 from airflow_provider_riffusion.testing.faults import Fault
-from airflow_provider_riffusion.testing.http import ApiError, json_response, not_found
+from airflow_provider_riffusion.testing.http import API_PREFIX, ApiError, json_response, not_found
 from airflow_provider_riffusion.testing.routes import ApiRoutes
 from airflow_provider_riffusion.testing.state import ACCOUNT_ERROR_MESSAGE, EmulatorState
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-API_PREFIX = "/v1/riffusion"
 CONTROL_PREFIX = "/_emulator"
 
 
@@ -90,6 +89,8 @@ class EmulatorApp:
             return handler(request)
         if request.method == "GET" and relative.startswith("accounts/"):
             return self.routes.account(request, relative[len("accounts/") :])
+        if request.method == "DELETE" and relative.startswith("scheduler/"):
+            return self.routes.cancel_job(request)
         if any(path == relative for _, path in self.routes.table):
             raise ApiError(405, {"error": f"Method {request.method} not allowed on {relative}", "code": 405})
         raise not_found(f"No such endpoint: {relative}")

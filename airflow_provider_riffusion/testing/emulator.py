@@ -190,7 +190,9 @@ class RiffusionEmulator:
     download_bytes = _Setting()
     """About how many bytes a downloaded mp3 or wav has (default 64 KiB); streamed, never held."""
     free_slots = _Setting()
-    """Free job slots of each account (default 3); at 0 or below, compose and prompt answer 429."""
+    """Job slots of each account besides its running jobs (default 3): each compose or prompt takes one until
+    GET music reports one of its songs finished, or DELETE scheduler/{job_id}; at 0 or below free, compose and
+    prompt answer 429."""
 
     # Test controls --------------------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:
@@ -200,5 +202,5 @@ class RiffusionEmulator:
         self._state.faults.add(fault)
 
     def reset(self) -> None:
-        """Forget uploads, songs, requests, seen connections and pending faults; settings are kept."""
+        """Forget uploads, songs, running jobs, requests, seen connections and pending faults; settings are kept."""
         self._state.reset()

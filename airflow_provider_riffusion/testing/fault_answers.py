@@ -37,7 +37,7 @@ def fault_answer(fault: Fault, request: Request, state: EmulatorState, usual: Ca
         response = usual()
         if fault.kind == "drop_after_body":
             abort_connection(request.environ)
-        if fault.kind == "charset":
+        if fault.kind == "charset" and response.mimetype:  # a 204 has no body, so no Content-Type to change
             response.headers["Content-Type"] = f"{response.mimetype}; charset={fault.charset}"
         if fault.kind == "trickle":
             request.environ[TRICKLE_KEY] = (fault.seconds, state.stopping)

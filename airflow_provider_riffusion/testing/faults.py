@@ -50,6 +50,9 @@ FAULT_KINDS = (
   lies, or that echoes the token).
 """
 
+FAULT_METHODS = ("GET", "POST", "DELETE")
+"""The methods of the API's endpoints (``DELETE``: ``scheduler/{job_id}``)."""
+
 _DEFAULT_STATUS = {"status": 500, "html": 502, "malformed": 200, "missing_field": 200, "nested": 200, "huge": 200}
 _NO_ANSWER = ("hang", "drop", "drop_after_body")
 _USUAL_ANSWER = ("trickle", "charset", "cut", "slow_body", "unsized", "headers")
@@ -66,7 +69,8 @@ class ConnectionAborted(ConnectionError):
 class Fault:
     """The next ``times`` requests matching ``method`` and ``path`` misbehave as ``kind`` says.
 
-    ``path`` is relative to the API base (``"music/upload-audio"``, ``"music"``, ``"accounts"``); slashes at
+    ``path`` is relative to the API base (``"music/upload-audio"``, ``"music"``, ``"accounts"``; with the id
+    decoded for an endpoint with one in its path: ``"scheduler/<job id>"`` for ``DELETE``); slashes at
     either end are ignored. ``status``/``body``/``headers`` shape ``"status"`` and ``"html"`` answers;
     ``seconds`` is how long a ``"hang"`` holds the request before closing the connection, and the
     pause between the bytes of a ``"trickle"`` (between the pieces of a ``"slow_body"`` or ``"unsized"``
@@ -86,8 +90,8 @@ class Fault:
     charset: str = "utf8mb4"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.method, str) or self.method.upper() not in ("GET", "POST"):
-            raise ValueError(f"Fault.method must be 'GET' or 'POST', not {self.method!r}")
+        if not isinstance(self.method, str) or self.method.upper() not in FAULT_METHODS:
+            raise ValueError(f"Fault.method must be 'GET', 'POST' or 'DELETE', not {self.method!r}")
         if not isinstance(self.path, str):
             raise ValueError(f"Fault.path must be a string, not {self.path!r}")
         if self.kind not in FAULT_KINDS:

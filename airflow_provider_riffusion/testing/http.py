@@ -16,6 +16,9 @@ from airflow_provider_riffusion.testing.faults import ConnectionAborted
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
+API_PREFIX = "/v1/riffusion"
+"""Where the API's endpoints live on the emulator's server (as on ``api.useapi.net``)."""
+
 
 class ApiError(Exception):
     """An error answer: HTTP status, JSON body and optional headers."""

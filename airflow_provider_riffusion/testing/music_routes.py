@@ -1,9 +1,14 @@
-"""The emulator's endpoints beyond upload and compose: lyrics, prompts, free job slots, and song downloads.
+"""The emulator's endpoints beyond upload and compose: lyrics, prompts, running jobs and free job slots, and
+song downloads.
 
 Downloads serve real audio: MPEG-1 Layer III frames (``audio/mpeg``) or a RIFF/WAVE file
 (``audio/wav``) of the configured size (``download_bytes``), made as they are sent, so a test can
 fetch 200 MB without the emulator holding it; ``stems`` answers JSON (its shape upstream is not
 documented). Every download is recorded.
+
+The scheduler lists the running jobs (``GET scheduler``), reports each account's free slots (``GET
+scheduler/available``) and stops tracking a job on request (``DELETE scheduler/{job_id}``: its slot is free
+at once, its songs go on being made).
 """
 
 from __future__ import annotations
@@ -15,11 +20,19 @@ import re
 import struct
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
 from airflow_provider_riffusion.testing.fault_answers import STREAM_KEY
-from airflow_provider_riffusion.testing.http import ApiError, bad_request, json_response, not_found
+from airflow_provider_riffusion.testing.http import (
+    API_PREFIX,
+    ApiError,
+    bad_request,
+    json_response,
+    not_found,
+    status_line,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_riffusion.testing.state import EmulatorState
@@ -134,19 +147,68 @@ class MusicRoutes:
             return json_response(200, {"is_flagged": True, "reason": "moderation: prompt not allowed"})
         user_id = self.resolve_user(values.get("user_id"), required=False)
         lyrics = "" if values.get("instrumental") else f"{prompt} (sung)"
-        return self.start_songs(user_id, " ".join(prompt.split()[:6]).title()[:60], lyrics, None)
+        reply = [values.get(name) if isinstance(values.get(name), str) else None for name in ("replyUrl", "replyRef")]
+        return self.start_songs(user_id, " ".join(prompt.split()[:6]).title()[:60], lyrics, None, *reply)
 
+    # The scheduler --------------------------------------------------------------------------------
     def _accounts(self) -> list[dict[str, Any]]:
-        free = self.state.settings.free_slots
-        return [
-            {"user_id": user, "maxJobs": 3, "executing": max(0, 3 - free), "available": free}
-            for user in self.state.user_ids
-        ]
+        """Each account's slots: ``available`` its free ones (``free_slots`` less its running jobs); ``executing``
+        its running jobs, plus as many more as ``free_slots`` below ``maxJobs`` (3) stands for."""
+        with self.state.lock:
+            others = max(0, 3 - self.state.settings.free_slots)
+            running = [job.user_id for job in self.state.running_jobs()]
+            return [
+                {
+                    "user_id": user,
+                    "maxJobs": 3,
+                    "executing": running.count(user) + others,
+                    "available": self.state.available(user),
+                }
+                for user in self.state.user_ids
+            ]
+
+    def _executing(self) -> list[dict[str, Any]]:
+        return [job.to_dict() for job in self.state.running_jobs()]
 
     def scheduler(self, request: Request) -> Response:
-        return json_response(200, {"executing": [], "accounts": self._accounts()})
+        with self.state.lock:  # one moment: the listed jobs are the ones the counts hold
+            return json_response(200, {"executing": self._executing(), "accounts": self._accounts()})
 
     def scheduler_available(self, request: Request) -> Response:
         if not self.state.user_ids:
             raise ApiError(404, {"error": "No accounts configured", "code": 404})
-        return json_response(200, {"executing": [], "available": self._accounts()})
+        with self.state.lock:
+            return json_response(200, {"executing": self._executing(), "available": self._accounts()})
+
+    def cancel_job(self, request: Request) -> Response:
+        """``DELETE scheduler/{job_id}``: 204 when the job ran (its slot is free now), 404 when it does not run
+        (unknown, finished, or cancelled before). The job's songs go on being made either way."""
+        job_id = path_job_id(request)
+        if job_id is None:  # a bare "/" in the id: more than one segment
+            raise not_found(f"No such endpoint: {request.path[len(API_PREFIX) :].strip('/')}")
+        if not self.state.cancel_job(job_id):
+            raise not_found(f"Unable to locate running job_id {job_id}")
+        response = Response(status=status_line(204))
+        response.headers.remove("Content-Type")
+        return response
+
+
+def path_job_id(request: Request) -> str | None:
+    """The job id of ``{API_PREFIX}/scheduler/{job_id}``: one path segment, percent-decoded (as UTF-8).
+
+    Read from the raw request target (werkzeug's server keeps it as ``RAW_URI``), so that an encoded ``/``
+    (``%2F``) belongs to the id while a bare ``/`` separates segments: ``None`` unless exactly one segment
+    follows ``scheduler/``. Without a raw target (another WSGI server), the decoded path is split instead.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if isinstance(raw, str):
+        # Undo the WSGI "encoding dance" (UTF-8 read as latin-1), then the request line's own latin-1 reading.
+        target = raw.encode("latin-1").decode("utf-8", "replace").encode("latin-1", "replace")
+        path = urlsplit(target).path
+    else:
+        path = request.path.encode("utf-8")
+    segments = [unquote_to_bytes(segment).decode("utf-8", "replace") for segment in path.strip(b"/").split(b"/")]
+    head = [*API_PREFIX.strip("/").split("/"), "scheduler"]
+    if len(segments) != len(head) + 1 or segments[: len(head)] != head or not segments[-1]:
+        return None
+    return segments[-1]

@@ -1,5 +1,5 @@
 """The emulator's API endpoints: upload, upload status, compose, songs and accounts (``music_routes.py``:
-lyrics, prompts, free slots and downloads).
+lyrics, prompts, the scheduler's jobs and free slots, and downloads).
 
 Each handler checks what the real service would (accounts, parameters, content types, ranges)
 and raises ``ApiError`` for every error answer, so the order of checks reads top to bottom.
@@ -21,11 +21,18 @@ from typing import Any
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wrappers import Request, Response
 
-from airflow_provider_riffusion.statuses import SONG_STEPS, UPLOAD_PENDING
+from airflow_provider_riffusion.services.riffusion import SONG_STEPS, UPLOAD_PENDING
 from airflow_provider_riffusion.testing.faults import ConnectionAborted
 from airflow_provider_riffusion.testing.http import ApiError, bad_request, json_response, not_found
 from airflow_provider_riffusion.testing.music_routes import MusicRoutes
-from airflow_provider_riffusion.testing.state import EmulatorState, SongJob, StoredUpload, UploadRecord, utc_now_iso
+from airflow_provider_riffusion.testing.state import (
+    EmulatorState,
+    SchedulerJob,
+    SongJob,
+    StoredUpload,
+    UploadRecord,
+    utc_now_iso,
+)
 
 READ_CHUNK = 1024 * 1024
 """Upload bodies are hashed in 1 MiB pieces: big enough to be fast, small enough to never hold a file."""
@@ -202,13 +209,29 @@ class ApiRoutes(MusicRoutes):
             raise bad_request("The body must be a JSON object")
         return {key: value for key, value in payload.items() if value is not None}
 
-    def start_songs(self, user_id: str, title: str, lyrics: str, audio_upload_id: str | None) -> Response:
-        """Two song jobs, in the configured answer shape; 429 while the account has no free slot."""
-        if self.state.settings.free_slots <= 0:
-            raise ApiError(429, {"error": "All job slots of the account are busy", "code": 429})
+    def start_songs(
+        self,
+        user_id: str,
+        title: str,
+        lyrics: str,
+        audio_upload_id: str | None,
+        reply_url: str | None = None,
+        reply_ref: str | None = None,
+    ) -> Response:
+        """One running job of two songs, in the configured answer shape; 429 while the account has no free slot.
+
+        The job's id is its first song's (the ``job_id`` of that answer shape); it takes a slot until
+        ``GET music`` reports one of its songs finished, or ``DELETE scheduler/{job_id}``.
+        """
         created_at = utc_now_iso()
-        songs = [SongJob(str(uuid.uuid4()), user_id, title, lyrics, audio_upload_id, created_at) for _ in range(2)]
-        self.state.add_songs(songs)
+        job_id = str(uuid.uuid4())
+        songs = [
+            SongJob(song_id, user_id, title, lyrics, audio_upload_id, created_at, job_id=job_id)
+            for song_id in (job_id, str(uuid.uuid4()))
+        ]
+        job = SchedulerJob(job_id, user_id, created_at, time.monotonic(), reply_url, reply_ref)
+        if not self.state.start_job(job, songs):
+            raise ApiError(429, {"error": "All job slots of the account are busy", "code": 429})
         if self.state.compose_shape == "job_id":
             return json_response(200, {"job_id": songs[0].id, "user_id": user_id})
         return json_response(200, {"jobs": [{"id": song.id} for song in songs]})
@@ -225,7 +248,9 @@ class ApiRoutes(MusicRoutes):
             return json_response(422, {"is_flagged": True, "reason": "moderation", "error": "Prompt moderated"})
 
         title = values.get("title") or " ".join(values["prompt_1"].split()[:6]).title()[:60]
-        return self.start_songs(user_id, title, values.get("lyrics", ""), audio_upload_id)
+        return self.start_songs(
+            user_id, title, values.get("lyrics", ""), audio_upload_id, values.get("replyUrl"), values.get("replyRef")
+        )
 
     @staticmethod
     def check_compose(values: dict[str, Any]) -> None:
@@ -259,6 +284,8 @@ class ApiRoutes(MusicRoutes):
         song, polls = polled
         song_polls = self.state.settings.song_polls
         status = self.state.settings.song_final_status if polls > song_polls else SONG_STEPS[min(polls, 2) - 1]
+        if polls > song_polls:
+            self.state.finish_song(song.id)  # the job has made its songs: its slot is free again
         base = self.state.base_url
         duration = 120 + random.Random(song.id).randint(0, 120) + 0.5
         return json_response(

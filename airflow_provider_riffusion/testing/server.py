@@ -138,11 +138,13 @@ class KeepAliveHandler(WSGIRequestHandler):
         """Write the answer: at once, streamed (a sized body), one byte at a time (a trickle fault), or only
         its first ``cut`` bytes of body before the connection is shut (a cut fault)."""
         code, _, reason = captured["status"].partition(" ")
-        body = b"" if self.command == "HEAD" else b"".join(payload) if not declared or trickle else None
+        bodiless = code in ("204", "304")  # no body, and (RFC 9110) no Content-Length on a 204
+        body = b"" if self.command == "HEAD" or bodiless else b"".join(payload) if not declared or trickle else None
         lines = [f"{self.protocol_version} {code} {reason}"]
         lines += [f"{name}: {value}" for name, value in captured["headers"] if name.lower() != "content-length"]
         length = dict((name.lower(), value) for name, value in captured["headers"]).get("content-length")
-        lines.append(f"Content-Length: {len(body) if body is not None else length}")
+        if not bodiless:
+            lines.append(f"Content-Length: {len(body) if body is not None else length}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         if trickle is not None:
             seconds, stopping = trickle

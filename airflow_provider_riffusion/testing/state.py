@@ -1,4 +1,4 @@
-"""The emulator's memory: configuration, runtime settings, uploads, song jobs and the request log.
+"""The emulator's memory: configuration, runtime settings, uploads, songs, running jobs and the request log.
 
 One lock guards everything, because the server answers requests on many threads at once.
 Free of werkzeug so that importing the testing package stays cheap.
@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow_provider_riffusion.statuses import SONG_STEPS, UPLOAD_COMPLETE
+from airflow_provider_riffusion.services.riffusion import SONG_STEPS, UPLOAD_COMPLETE
 from airflow_provider_riffusion.testing.faults import FaultBook
 
 REVISIONS = ("2025-02-17", "2025-02-25")
@@ -70,6 +70,39 @@ class SongJob:
     audio_upload_id: str | None
     created_at: str
     polls: int = 0
+    job_id: str = ""
+    """The scheduler job that makes this song (the first song's id: the ``job_id`` compose answers)."""
+
+
+@dataclass(frozen=True)
+class SchedulerJob:
+    """One create call (compose or prompt) while it runs: it takes a job slot of its account.
+
+    It runs until ``GET music`` reports one of its songs in its final status (both songs of a call are
+    made together), or until ``DELETE scheduler/{job_id}`` stops tracking it (its songs go on).
+    """
+
+    job_id: str
+    user_id: str
+    started: str
+    started_monotonic: float
+    reply_url: str | None = None
+    reply_ref: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job as ``GET scheduler`` lists it; ``replyUrl``/``replyRef`` only when the call gave them."""
+        seconds = int(time.monotonic() - self.started_monotonic)
+        body: dict[str, Any] = {
+            "job_id": self.job_id,
+            "user_id": self.user_id,
+            "started": self.started,
+            "elapsed": f"{seconds // 60:02d}:{seconds % 60:02d}",
+        }
+        if self.reply_url is not None:
+            body["replyUrl"] = self.reply_url
+        if self.reply_ref is not None:
+            body["replyRef"] = self.reply_ref
+        return body
 
 
 @dataclass
@@ -85,7 +118,8 @@ class Settings:
     song_final_status: str = SONG_STEPS[-1]
     download_bytes: int = 64 * 1024
     free_slots: int = 3
-    """Each account's free job slots in ``scheduler/available``; at 0 or below, compose and prompt answer 429."""
+    """Each account's job slots besides its running jobs (each takes one), as ``scheduler/available`` reports
+    them; at 0 or below, compose and prompt answer 429."""
 
 
 def check_setting(name: str, value: Any) -> Any:
@@ -131,6 +165,8 @@ class EmulatorState:
     uploads_by_status_id: dict[str, StoredUpload] = field(default_factory=dict)
     uploads_by_chain_id: dict[str, StoredUpload] = field(default_factory=dict)
     songs: dict[str, SongJob] = field(default_factory=dict)
+    jobs: dict[str, SchedulerJob] = field(default_factory=dict)
+    """The running jobs, by job id, oldest first."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     downloads: list[dict[str, Any]] = field(default_factory=list)
     connections: set[int] = field(default_factory=set)
@@ -163,9 +199,22 @@ class EmulatorState:
 
     # Accounts -------------------------------------------------------------------------------------
     def next_account(self) -> str:
-        """An account for create calls that name none (the real service picks one with free slots)."""
+        """An account for create calls that name none: the next one in turn with a free slot, as the real
+        service picks (the next one in turn when none has a free slot)."""
         with self.lock:
-            return next(self._round_robin)
+            first = next(self._round_robin)
+            if self.available(first) > 0:
+                return first
+            for _ in self.user_ids[1:]:
+                user = next(self._round_robin)
+                if self.available(user) > 0:
+                    return user
+            return first
+
+    def available(self, user_id: str) -> int:
+        """The account's free job slots: ``free_slots`` less its running jobs (negative: more jobs than slots)."""
+        with self.lock:
+            return self.settings.free_slots - sum(job.user_id == user_id for job in self.jobs.values())
 
     # Request log ----------------------------------------------------------------------------------
     def note_request(self, method: str, path: str, query: dict[str, str], status: int) -> None:
@@ -222,14 +271,42 @@ class EmulatorState:
         with self.lock:
             return song_id in self.songs
 
+    # Running jobs (the scheduler) -----------------------------------------------------------------
+    def start_job(self, job: SchedulerJob, songs: Sequence[SongJob]) -> bool:
+        """Run ``job`` making ``songs`` if its account has a free slot (checked and taken at once)."""
+        with self.lock:
+            if self.available(job.user_id) <= 0:
+                return False
+            self.jobs[job.job_id] = job
+            self.add_songs(songs)
+            return True
+
+    def running_jobs(self) -> list[SchedulerJob]:
+        with self.lock:
+            return list(self.jobs.values())
+
+    def finish_song(self, song_id: str) -> None:
+        """A song was reported in its final status: its job (if still tracked) has finished."""
+        with self.lock:
+            song = self.songs.get(song_id)
+            if song is not None:
+                self.jobs.pop(song.job_id, None)
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Stop tracking a running job (its songs go on); ``False`` when it does not run."""
+        with self.lock:
+            return self.jobs.pop(job_id, None) is not None
+
     # Reset ----------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget uploads, songs, downloads, the request log, seen connections and pending faults (settings stay)."""
+        """Forget uploads, songs, running jobs, downloads, the request log, seen connections and pending faults
+        (settings stay)."""
         with self.lock:
             self.uploads.clear()
             self.uploads_by_status_id.clear()
             self.uploads_by_chain_id.clear()
             self.songs.clear()
+            self.jobs.clear()
             self.requests.clear()
             self.downloads.clear()
             self.connections.clear()

@@ -6,11 +6,12 @@ import hashlib
 import json
 import os
 import time
+from urllib.parse import quote
 
 import pytest
 import requests
 
-from airflow_provider_riffusion.testing import Fault
+from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
 from tests.testing._support import UPLOAD, Factory, client, compose, upload, url
 
 # Faults -----------------------------------------------------------------------------------------------
@@ -61,6 +62,36 @@ def test_faults_match_method_and_path_only(start: Factory) -> None:
     assert (other_path.status_code, other_method.status_code) == (200, 200)
     assert matching.status_code == 503
     assert used_up.status_code == 200
+
+
+def scheduled(emu: RiffusionEmulator) -> list[str]:
+    return [job["job_id"] for job in client().get(url(emu, "scheduler"), timeout=10).json()["executing"]]
+
+
+def test_faults_on_delete_scheduler_job_match_its_decoded_path(start: Factory) -> None:
+    """A refused DELETE leaves the job running; one whose answer is lost has stopped it (the retry says 404)."""
+    emu = start()
+    session = client()
+    job_id = compose(session, emu, prompt_1="x").json()["jobs"][0]["id"]
+    emu.inject(Fault(method="DELETE", path=f"scheduler/{job_id}", status=503))
+    emu.inject(Fault(method="delete", path=f"/scheduler/{job_id}/", kind="drop_after_body"))
+    emu.inject(Fault(method="DELETE", path="scheduler/user:alice/job:7", status=502))
+    target = url(emu, f"scheduler/{job_id}")
+
+    refused = session.delete(target, timeout=10)
+    still_running = scheduled(emu)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.delete(target, timeout=10)
+    retried = session.delete(target, timeout=10)
+    encoded = session.delete(url(emu, f"scheduler/{quote('user:alice/job:7', safe='')}"), timeout=10)
+
+    assert refused.status_code == 503
+    assert refused.json() == {"error": "Injected fault: Service Unavailable", "code": 503}
+    assert still_running == [job_id]
+    assert retried.status_code == 404
+    assert scheduled(emu) == []
+    assert encoded.status_code == 502  # the fault's path holds the id decoded
+    assert [entry["status"] for entry in emu.requests if entry["method"] == "DELETE"] == [503, 0, 404, 502]
 
 
 def test_html_fault(start: Factory) -> None:
@@ -148,6 +179,7 @@ def test_fault_validation() -> None:
         Fault(method="GET", path="music", kind="explode")
     with pytest.raises(ValueError, match="method"):
         Fault(method="PUT", path="music")
+    assert Fault(method="delete", path="scheduler/job-1").method == "DELETE"
     with pytest.raises(ValueError, match="times"):
         Fault(method="GET", path="music", times=0)
     assert Fault(method="get", path="/music/").to_dict()["path"] == "music"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import time
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
 
 from airflow_provider_riffusion.sources.kinds import sniff_kind
-from airflow_provider_riffusion.testing import UploadRecord
+from airflow_provider_riffusion.testing import RiffusionEmulator, UploadRecord
 from tests.testing._support import MP3, TOKEN, UPLOAD, Factory, client, compose, status_of, upload, url, wait_for
 
 # Uploads and their status, in both revisions ----------------------------------------------------------
@@ -495,6 +497,212 @@ def test_song_title_and_unknown_song(start: Factory) -> None:
     assert unknown.status_code == 200 and unknown.json() == []
     assert session.get(url(emu, "music"), timeout=10).status_code == 400
     assert session.get(url(emu, "music/download"), params={"id": "no-such-job"}, timeout=10).status_code == 404
+
+
+# The scheduler: running jobs, free slots, and DELETE scheduler/{job_id} --------------------------------
+
+
+def running_jobs(session: requests.Session, emu: RiffusionEmulator) -> list[str]:
+    """The job ids ``GET scheduler`` lists."""
+    response = session.get(url(emu, "scheduler"), timeout=10)
+    assert response.status_code == 200, response.text
+    return [job["job_id"] for job in response.json()["executing"]]
+
+
+def free_slots(session: requests.Session, emu: RiffusionEmulator) -> dict[str, int]:
+    """Each account's free slots, as ``GET scheduler/available`` reports them."""
+    response = session.get(url(emu, "scheduler/available"), timeout=10)
+    assert response.status_code == 200, response.text
+    return {account["user_id"]: account["available"] for account in response.json()["available"]}
+
+
+def cancel(session: requests.Session, emu: RiffusionEmulator, job_id: str) -> requests.Response:
+    return session.delete(url(emu, f"scheduler/{quote(job_id, safe='')}"), timeout=10)
+
+
+def test_a_running_job_is_listed_and_takes_a_slot_of_its_account(start: Factory) -> None:
+    emu = start(user_ids=("alice", "bob"))
+    session = client()
+
+    composed = compose(session, emu, prompt_1="jazz", user_id="bob", replyUrl="https://hook.invalid", replyRef="r-1")
+    [job] = session.get(url(emu, "scheduler"), timeout=10).json()["executing"]
+    available = session.get(url(emu, "scheduler/available"), timeout=10).json()
+
+    assert composed.status_code == 200
+    assert job["job_id"] == composed.json()["jobs"][0]["id"]
+    assert (job["user_id"], job["elapsed"]) == ("bob", "00:00")
+    assert (job["replyUrl"], job["replyRef"]) == ("https://hook.invalid", "r-1")
+    assert job["started"].endswith("Z")
+    assert available["executing"] == [job]
+    slots = {account["user_id"]: (account["executing"], account["available"]) for account in available["available"]}
+    assert slots == {"alice": (0, 3), "bob": (1, 2)}
+
+
+def test_delete_scheduler_job_answers_204_and_frees_the_slot(start: Factory) -> None:
+    emu = start(song_polls=1)
+    session = client()
+    first = compose(session, emu, prompt_1="jazz").json()["jobs"]
+    other = compose(session, emu, prompt_1="funk").json()["jobs"][0]["id"]
+    job_id = first[0]["id"]
+    before = free_slots(session, emu)["user-1"]
+
+    response = cancel(session, emu, job_id)
+
+    assert response.status_code == 204
+    assert response.content == b""
+    assert "Content-Type" not in response.headers and "Content-Length" not in response.headers
+    assert before == 1
+    assert free_slots(session, emu) == {"user-1": before + 1}
+    assert running_jobs(session, emu) == [other]
+    assert emu.requests[-3] == {
+        "method": "DELETE",
+        "path": f"/v1/riffusion/scheduler/{job_id}",
+        "query": {},
+        "status": 204,
+    }
+    # The songs of a cancelled job go on being made.
+    for song in first:
+        statuses = [session.get(url(emu, "music"), params={"id": song["id"]}, timeout=10).json()[0] for _ in range(2)]
+        assert [entry["status"] for entry in statuses] == ["queued", "completed"]
+    assert running_jobs(session, emu) == [other]
+
+
+def test_a_cancelled_job_frees_a_slot_to_compose_in(start: Factory) -> None:
+    emu = start()
+    emu.free_slots = 1
+    session = client()
+    job_id = compose(session, emu, prompt_1="jazz").json()["jobs"][0]["id"]
+
+    busy = compose(session, emu, prompt_1="funk")
+    cancelled = cancel(session, emu, job_id)
+    again = compose(session, emu, prompt_1="funk")
+
+    assert busy.status_code == 429
+    assert cancelled.status_code == 204
+    assert again.status_code == 200
+
+
+def test_a_second_delete_of_the_same_job_is_404(start: Factory) -> None:
+    emu = start()
+    session = client()
+    job_id = compose(session, emu, prompt_1="jazz").json()["jobs"][0]["id"]
+
+    first = cancel(session, emu, job_id)
+    second = cancel(session, emu, job_id)
+
+    assert first.status_code == 204
+    assert second.status_code == 404
+    assert second.headers["Content-Type"] == "application/json"
+    assert second.json() == {"error": f"Unable to locate running job_id {job_id}", "code": 404}
+    assert free_slots(session, emu) == {"user-1": 3}
+
+
+@pytest.mark.parametrize("job_id", ["no-such-job", "3f2b8c1e-0000-4000-8000-000000000000", "available"])
+def test_delete_of_an_unknown_job_is_404(start: Factory, job_id: str) -> None:
+    emu = start()
+    session = client()
+    running = compose(session, emu, prompt_1="jazz").json()["jobs"][0]["id"]
+
+    response = cancel(session, emu, job_id)
+
+    assert response.status_code == 404
+    assert response.json() == {"error": f"Unable to locate running job_id {job_id}", "code": 404}
+    assert running_jobs(session, emu) == [running]
+
+
+def test_a_finished_job_no_longer_runs(start: Factory) -> None:
+    emu = start(song_polls=1, compose_shape="job_id")
+    session = client()
+    job_id = compose(session, emu, prompt_1="jazz").json()["job_id"]
+
+    generating = session.get(url(emu, "music"), params={"id": job_id}, timeout=10).json()[0]["status"]
+    listed_while_generating = running_jobs(session, emu)
+    done = session.get(url(emu, "music"), params={"id": job_id}, timeout=10).json()[0]["status"]
+
+    assert (generating, done) == ("queued", "completed")
+    assert listed_while_generating == [job_id]
+    assert running_jobs(session, emu) == []
+    assert free_slots(session, emu) == {"user-1": 3}
+    assert cancel(session, emu, job_id).status_code == 404
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token"])
+def test_delete_scheduler_job_wants_the_bearer_token(start: Factory, token: str | None) -> None:
+    emu = start()
+    session = client()
+    job_id = compose(session, emu, prompt_1="jazz").json()["jobs"][0]["id"]
+
+    response = cancel(client(token), emu, job_id)
+
+    assert response.status_code == 401
+    assert response.json() == {"error": "Unauthorized", "code": 401}
+    assert running_jobs(session, emu) == [job_id]
+    assert emu.requests[-2]["method"] == "DELETE" and emu.requests[-2]["status"] == 401
+
+
+def test_delete_scheduler_job_answers_596_while_the_account_has_an_error(start: Factory) -> None:
+    emu = start()
+    session = client()
+    job_id = compose(session, emu, prompt_1="jazz").json()["jobs"][0]["id"]
+    emu.account_error = True
+
+    response = cancel(session, emu, job_id)
+
+    assert response.status_code == 596
+    emu.account_error = False
+    assert running_jobs(session, emu) == [job_id]
+
+
+@pytest.mark.parametrize("job_id", ["user:alice/job:7", "a b?c#d%e", "Café ♪"])
+def test_a_job_id_is_one_percent_encoded_path_segment(start: Factory, job_id: str) -> None:
+    emu = start()
+    encoded = quote(job_id, safe="")
+
+    response = client().delete(url(emu, f"scheduler/{encoded}"), timeout=10)
+
+    assert response.status_code == 404
+    assert response.json()["error"] == f"Unable to locate running job_id {job_id}"  # decoded, and whole
+
+
+def test_a_bare_slash_is_no_part_of_the_job_id(start: Factory) -> None:
+    emu = start()
+
+    response = client().delete(url(emu, "scheduler/user:alice/job:7"), timeout=10)
+
+    assert response.status_code == 404
+    assert response.json()["error"] == "No such endpoint: scheduler/user:alice/job:7"
+
+
+def test_a_running_job_id_sent_percent_encoded_is_decoded(start: Factory) -> None:
+    """Every character escaped (``%66%33...``): sent with http.client, as requests would unescape letters."""
+    emu = start()
+    session = client()
+    job_id = compose(session, emu, prompt_1="jazz").json()["jobs"][0]["id"]
+    target = "/v1/riffusion/scheduler/" + "".join(f"%{byte:02X}" for byte in job_id.encode())
+    connection = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=10)
+    try:
+        connection.request("DELETE", target, headers={"Authorization": f"Bearer {TOKEN}"})
+        answer = connection.getresponse()
+        status, body = answer.status, answer.read()
+    finally:
+        connection.close()
+
+    assert (status, body) == (204, b"")
+    assert running_jobs(session, emu) == []
+
+
+def test_create_calls_without_a_user_id_pick_an_account_with_a_free_slot(start: Factory) -> None:
+    emu = start(user_ids=("alice", "bob"))
+    emu.free_slots = 1
+    session = client()
+
+    alice = compose(session, emu, prompt_1="jazz", user_id="alice")
+    picked = compose(session, emu, prompt_1="funk")
+    none_left = compose(session, emu, prompt_1="soul")
+
+    assert alice.status_code == picked.status_code == 200
+    assert none_left.status_code == 429
+    assert free_slots(session, emu) == {"alice": 0, "bob": 0}
 
 
 # Accounts and routing ---------------------------------------------------------------------------------
