@@ -12,8 +12,8 @@ source scripts/versions.sh
 airflows="${*:-$AIRFLOW_MAIN $AIRFLOW_OTHERS}"
 # An end-to-end `airflow dags test` (connections from the environment, the triggerer's path), the hook, the
 # sensors and triggers, storage, and the connection form: what a broken dependency has broken so far.
-smoke=(tests/test_example_dag.py tests/test_hook.py tests/test_sensors.py tests/test_triggers.py
-    tests/test_delivery.py tests/test_connection_form.py)
+smoke=(tests/test_example_dag.py tests/hooks/test_riffusion.py tests/sensors/test_riffusion.py
+    tests/triggers/test_riffusion.py tests/test_delivery.py tests/test_connection_form.py)
 bash scripts/bootstrap.sh >/dev/null  # for uv
 python=$(find_python "$PYTHON_MAIN")
 python=${python:-python3}

@@ -12,7 +12,7 @@ import tempfile
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="riffusion-tests-airflow-home-")
 os.environ.pop("AIRFLOW_CONFIG", None)
 # The emulator answers at once: the suite's waits poll every 10 ms, below the 1 s floor meant for the
-# real service ([riffusion] min_poll_interval; tests/test_polling.py checks the floor itself).
+# real service ([riffusion] min_poll_interval; tests/test_waits.py checks the floor itself).
 os.environ["AIRFLOW__RIFFUSION__MIN_POLL_INTERVAL"] = "0.01"
 
 from collections.abc import Iterator
@@ -67,14 +67,13 @@ def big_mp3(tmp_path: Path) -> Path:
 
 AIRFLOW_INDEPENDENT = (
     "tests/testing/",
-    "tests/client/test_normalize.py",
+    "tests/services/",
     "tests/sources/test_kinds.py",
     "tests/sources/test_model.py",
-    "tests/test_compose.py",
-    "tests/test_statuses.py",
 )
-"""Tests of code that never touches Airflow (the emulator, the API's shapes, the audio checks): CI runs them
-on Airflow 3.3 only, and the rest of the suite on every minor."""
+"""Tests of code that never touches Airflow (the emulator, the services' shapes and bodies, the audio checks): CI
+runs them on Airflow 3.3 only, and the rest of the suite on every minor. A test that runs a sensor, a trigger or
+a DAG is not one of them, whatever it is about."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -7,11 +7,14 @@ import math
 import re
 import struct
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from airflow_provider_riffusion.exceptions import RiffusionInputError
 from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_1_PLUS
 
 if TYPE_CHECKING:
@@ -85,18 +88,33 @@ def task_context(ti: Any = None) -> Context:
     return cast("Context", {"ti": ti})
 
 
-def one_event(trigger: Any, limit: float = 30) -> dict[str, Any]:
-    """The trigger's one event, from a copy re-created from its serialized form (as the triggerer does)."""
+@contextmanager
+def refused(*fragments: str) -> Iterator[None]:
+    """The block raises a one-line RiffusionInputError whose message contains every fragment."""
+    with pytest.raises(RiffusionInputError) as excinfo:
+        yield
+    message = str(excinfo.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def one_event(trigger: Any, limit: float = 30, *, slow_callback_duration: float | None = None) -> dict[str, Any]:
+    """The trigger's one event, from a copy re-created from its serialized form on the event loop (as the
+    triggerer does), within ``limit`` seconds. With ``slow_callback_duration``, the loop runs in asyncio's debug
+    mode, which logs (logger ``asyncio``, "took") every step that held it longer than that."""
     import asyncio
 
     classpath, kwargs = trigger.serialize()
     module, name = classpath.rsplit(".", 1)
-    rebuilt = getattr(__import__(module, fromlist=[name]), name)(**kwargs)
+    cls = getattr(__import__(module, fromlist=[name]), name)
 
     async def collect() -> list[dict[str, Any]]:
-        return [event.payload async for event in rebuilt.run()]
+        if slow_callback_duration is not None:
+            asyncio.get_running_loop().slow_callback_duration = slow_callback_duration
+        return [event.payload async for event in cls(**kwargs).run()]
 
-    events = asyncio.run(asyncio.wait_for(collect(), limit))
+    events = asyncio.run(asyncio.wait_for(collect(), limit), debug=slow_callback_duration is not None)
     assert len(events) == 1, f"a trigger must yield exactly one event, got {events}"
     return events[0]
 

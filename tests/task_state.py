@@ -1,6 +1,6 @@
 """A stand-in for Airflow 3.3's task state store, for tests that run a task's code in-process.
 
-The real store is exercised by the ``airflow dags test`` runs (tests/test_durable.py,
+The real store is exercised by the ``airflow dags test`` runs (tests/operators/test_durable.py,
 tests/test_sensor_modes_dag.py); this one lets a unit test put any value under a key, as a stranger or an
 older release could have.
 """

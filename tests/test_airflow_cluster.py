@@ -304,8 +304,8 @@ def _assert_loop_never_blocked(cluster: AirflowCluster, run_id: str) -> None:
     secrets) raises DeadlockImminentError, a BaseException that no trigger could turn into an event.
 
     The triggerer's own "async thread was blocked" warning is not asserted on: on a loaded 2-core machine it
-    also fires at start-up, before any trigger runs. ``test_triggers.py`` checks the triggers under asyncio's
-    debug mode instead, where a slow step is named.
+    also fires at start-up, before any trigger runs. ``tests/triggers/test_riffusion.py`` checks the triggers
+    under asyncio's debug mode instead, where a slow step is named.
     """
     texts = [path.read_text(errors="replace") for path in cluster.captured_outputs() if "triggerer" in path.name]
     for task_id in WAITS:
@@ -498,7 +498,7 @@ def _clear(cluster: AirflowCluster, dag_id: str, run_id: str, task_id: str) -> N
 def test_clearing_a_deferred_compose_stops_its_trigger_and_the_rerun_reattaches(
     cluster: AirflowCluster, cluster_emulator: RiffusionEmulator
 ) -> None:
-    """The trigger's on_kill logs the job it abandons (the API has no cancel call); the cleared task's rerun
+    """The trigger's on_kill logs the job it abandons (it goes on upstream); the cleared task's rerun
     finds the compose jobs in the task state store and waits for them instead of composing again."""
     _configure(cluster_emulator, **HOLD)
     before = _counts(cluster_emulator)
@@ -517,7 +517,7 @@ def test_clearing_a_deferred_compose_stops_its_trigger_and_the_rerun_reattaches(
         describe=lambda: first_log.read_text()[-3000:],
     )
     abandoned = first_log.read_text()
-    assert "The Riffusion API has no cancel call" in abandoned
+    assert "The job goes on upstream" in abandoned
     assert "status" not in abandoned.split("Stopped waiting for compose jobs", 1)[1]  # no poll after it
 
     cluster.wait_for_task_state(DAG_ID, run_id, "compose", "deferred", DEFER_TIMEOUT)

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_riffusion.connection_form import DEFAULT_BASE_URL, EXTRA_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_riffusion.connection_form import EXTRA_FIELDS, HOST_PLACEHOLDER, UI_FIELD_BEHAVIOUR
 from airflow_provider_riffusion.testing import RiffusionEmulator
 from airflow_provider_riffusion.testing.dag_run import airflow_env, airflow_executable
 from tests.airflow_cluster import AirflowCluster
@@ -192,7 +192,7 @@ def _drive_connection_form(api_server: AirflowCluster, tmp_path: Path) -> list[s
             base_url = standard.get_by_role("textbox", name="Base URL", exact=True)
             token = standard.get_by_role("textbox", name="API token", exact=True)
             expect(base_url).to_be_visible()
-            expect(base_url).to_have_attribute("placeholder", DEFAULT_BASE_URL)
+            expect(base_url).to_have_attribute("placeholder", HOST_PLACEHOLDER)
             expect(base_url).to_have_value("")
             expect(token).to_be_visible()
             expect(token).to_have_attribute("type", "password")

@@ -144,7 +144,8 @@ def test_a_destination_that_cannot_be_written_is_one_line(
 )
 def test_file_names_are_deterministic_and_safe(title: Any, expected: str) -> None:
     assert song_file_name("s1", title, "mp3") == expected
-    # Sanitising changed the id: a digest of the whole id keeps it apart from "x-y", "x/y" ... (test_download_safety)
+    # Sanitising changed the id: a digest of the whole id keeps it apart from "x-y", "x/y" ...
+    # (tests/hooks/test_transfers.py)
     assert song_file_name("../x/y", "t", "wav") == f"t-x-y-h{hashlib.sha256(b'../x/y').hexdigest()[:12]}.wav"
 
 

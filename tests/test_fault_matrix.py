@@ -26,7 +26,6 @@ generated from ``ROWS`` (the same expectations the cells assert).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import time
@@ -40,7 +39,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_riffusion import exceptions as exc
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
-from tests.support import TOKEN, RecordingTI, connection_json, pushed, task_context, write_wav
+from tests.support import TOKEN, RecordingTI, connection_json, one_event, pushed, task_context, write_wav
 
 UPLOAD, STATUS, COMPOSE, SONGS = "upload", "status", "compose", "songs"
 SYNC, WAIT, DEFERRABLE = "sync", "wait", "deferrable"
@@ -323,20 +322,6 @@ def small_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_wav(tmp_path_factory.mktemp("matrix-small") / "tone.wav")
 
 
-def run_trigger(trigger: Any, limit: float = CELL_SECONDS) -> dict[str, Any]:
-    """Re-create the trigger from its serialized form, as the triggerer does, and return its one event."""
-    classpath, kwargs = trigger.serialize()
-    module, name = classpath.rsplit(".", 1)
-    rebuilt = getattr(__import__(module, fromlist=[name]), name)(**kwargs)
-
-    async def collect() -> list[dict[str, Any]]:
-        return [event.payload async for event in rebuilt.run()]
-
-    events = asyncio.run(asyncio.wait_for(collect(), limit))
-    assert len(events) == 1, f"a trigger must yield exactly one event, got {events}"
-    return events[0]
-
-
 class Cell:
     """One call through one path against an emulator that has the row's fault queued."""
 
@@ -402,7 +387,7 @@ class Cell:
         from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger, result_from_event
 
         trigger = UploadCompletedTrigger(job_id=job_id, poll_interval=0.01, deadline=time.time() + CELL_SECONDS)
-        result = result_from_event(run_trigger(trigger), expected="result")
+        result = result_from_event(one_event(trigger, CELL_SECONDS), expected="result")
         assert result["status"] == "complete"
         return result
 
@@ -449,7 +434,7 @@ class Cell:
         from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger, result_from_event
 
         trigger = SongsCompletedTrigger(job_ids=job_ids, poll_interval=0.01, deadline=time.time() + CELL_SECONDS)
-        songs = result_from_event(run_trigger(trigger), expected="songs")
+        songs = result_from_event(one_event(trigger, CELL_SECONDS), expected="songs")
         assert {song["status"] for song in songs} == {"completed"}
         return songs
 
@@ -457,7 +442,7 @@ class Cell:
     def resume(self, operator: Any, deferred: Any) -> Any:
         """Run the trigger the operator deferred to, then ``execute_complete``; the trigger must not POST."""
         posts = self.count("POST")
-        event = run_trigger(deferred.trigger)
+        event = one_event(deferred.trigger, CELL_SECONDS)
         assert self.count("POST") == posts, "a trigger sent a POST: uploads and composes belong on the worker"
         return getattr(operator, deferred.method_name)(self.context, event=event, **(deferred.kwargs or {}))
 
@@ -611,7 +596,7 @@ def test_deferrable_upload_operator_defers_past_a_blip_on_its_first_check(
         context = task_context(RecordingTI())
         with pytest.raises(TaskDeferred) as deferred:
             operator.execute(context)
-        event = run_trigger(deferred.value.trigger)
+        event = one_event(deferred.value.trigger, CELL_SECONDS)
         result = operator.execute_complete(context, event=event, **(deferred.value.kwargs or {}))
         uploads = emu.uploads
 

@@ -24,7 +24,7 @@ from airflow_provider_riffusion.operators.riffusion import CreateComposeOperator
 from airflow_provider_riffusion.sensors.riffusion import UploadCompletedSensor
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
 from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger
-from tests.support import TOKEN, RecordingTI, connection_json, task_context
+from tests.support import TOKEN, RecordingTI, connection_json, one_event, task_context
 
 
 @pytest.fixture
@@ -32,14 +32,6 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[RiffusionEmulator]:
     with RiffusionEmulator(token=TOKEN, pending_polls=1, song_polls=1) as emulator:
         monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emulator.base_url))
         yield emulator
-
-
-def trigger_event(trigger: Any, limit: float = 20) -> dict[str, Any]:
-    async def collect() -> list[dict[str, Any]]:
-        return [event.payload async for event in trigger.run()]
-
-    [event] = asyncio.run(asyncio.wait_for(collect(), limit))
-    return event
 
 
 # -- 6. malformed tokens -----------------------------------------------------------------------
@@ -62,7 +54,7 @@ def test_a_malformed_token_is_a_configuration_error_before_any_request(
 
     with pytest.raises(exc.RiffusionConnectionConfigError) as raised:
         RiffusionHook().upload_audio(wav_file)
-    event = trigger_event(UploadCompletedTrigger(job_id="job-1", poll_interval=0.01))
+    event = one_event(UploadCompletedTrigger(job_id="job-1", poll_interval=0.01))
 
     assert emu.requests == []  # never sent, never retried as a "lost connection"
     message = str(raised.value)

@@ -3,7 +3,6 @@ triggers), against the emulator over HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from typing import Any
@@ -21,14 +20,7 @@ from airflow_provider_riffusion.operators.riffusion import (
 )
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
 from airflow_provider_riffusion.triggers.riffusion import SlotAvailableTrigger, result_from_event
-from tests.support import TOKEN, RecordingTI, task_context
-
-
-def first_event(trigger: Any) -> dict[str, Any]:
-    async def run() -> dict[str, Any]:
-        return dict((await trigger.run().__anext__()).payload)
-
-    return asyncio.run(run())
+from tests.support import TOKEN, RecordingTI, one_event, task_context
 
 
 def requests_to(emu: RiffusionEmulator, method: str, path: str) -> list[dict[str, Any]]:
@@ -92,7 +84,7 @@ def test_prompt_operator_waits_for_its_songs_like_compose(connection: RiffusionE
     try:
         result = operator.execute(context)
     except TaskDeferred as deferred:
-        event = first_event(deferred.trigger)
+        event = one_event(deferred.trigger)
         result = getattr(operator, deferred.method_name)(context, event=event, **(deferred.kwargs or {}))
 
     assert len(result["job_ids"]) == 2 and {song["status"] for song in result["songs"]} == {"completed"}
@@ -171,7 +163,7 @@ def test_a_deferred_slot_wait_polls_in_the_triggerer_then_composes(connection: R
     assert requests_to(connection, "POST", "music/create-compose") == []  # nothing started yet
 
     connection.free_slots = 2
-    event = first_event(trigger)
+    event = one_event(trigger)
     assert event["status"] == "success" and event["free"] == 2
     result = operator.execute_after_slot(context, event=event)
 
@@ -193,7 +185,7 @@ def slots_now(path: str, user_id: str | None = None) -> int:
     """Free slots as the worker (the hook) or the triggerer (the trigger's first event) reads them now."""
     if path == "sync":
         return RiffusionHook().free_slots(user_id)
-    event = first_event(SlotAvailableTrigger(user_id=user_id, poll_interval=0.01, deadline=time.time() + 0.3))
+    event = one_event(SlotAvailableTrigger(user_id=user_id, poll_interval=0.01, deadline=time.time() + 0.3))
     return int(event["free"]) if event["status"] == "success" else 0
 
 
@@ -295,7 +287,7 @@ def test_a_slots_answer_of_the_wrong_shape_is_a_response_error_in_the_triggerer(
     connection: RiffusionEmulator, fault: Fault, fragment: str
 ) -> None:
     connection.inject(fault)
-    event = first_event(SlotAvailableTrigger(poll_interval=0.01, max_consecutive_errors=0, deadline=time.time() + 30))
+    event = one_event(SlotAvailableTrigger(poll_interval=0.01, max_consecutive_errors=0, deadline=time.time() + 30))
 
     assert event["status"] == "error" and event["error_class"] == "RiffusionResponseError", event
     with pytest.raises(exc.RiffusionError) as raised:

@@ -11,7 +11,7 @@ and every exception text is searched for the token: zero hits.
 Airflow's secrets masker would hide a token that reached a log line, so the in-process tests at
 the end check what the masker does not see: the exceptions' texts and attributes, and the
 triggers' events (stored in the metadata database), for the same failure kinds.
-(``repr()`` of the hook, its session and settings: tests/test_hook.py.)
+(``repr()`` of the hook, its session and settings: tests/hooks/test_riffusion.py.)
 """
 
 from __future__ import annotations
@@ -24,24 +24,22 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_riffusion import exceptions as exc
-from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+from airflow_provider_riffusion.hooks.riffusion import RiffusionAsyncHook, RiffusionHook
 from airflow_provider_riffusion.sensors.riffusion import UploadCompletedSensor
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
 from airflow_provider_riffusion.testing.dag_run import DagTestRun, run_dag_test
 from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger, UploadCompletedTrigger
-from tests.support import TOKEN, connection_json, task_context, without_airflows_mask_requests, write_wav
+from tests.support import TOKEN, connection_json, one_event, task_context, without_airflows_mask_requests, write_wav
 
 REPO = Path(__file__).resolve().parent.parent
 WRONG_TOKEN = "tok-WRONG-31c4b7e0aa"
 """The 401 task's token: a secret too, though the API refuses it."""
 SECRETS = (TOKEN, WRONG_TOKEN)
 
-pytestmark = pytest.mark.airflow_cli
 
 FAILURE_TASKS = {
     "auth_401": "RiffusionAuthError",
@@ -103,6 +101,7 @@ def exception_texts(log: str) -> dict[str, list[str]]:
     return found
 
 
+@pytest.mark.airflow_cli
 def test_example_dag_success_leaks_no_token(tmp_path: Path) -> None:
     with RiffusionEmulator(token=TOKEN, pending_polls=2, song_polls=2) as emu:
         run = run_dag_test(
@@ -137,6 +136,7 @@ def failure_emulators() -> Iterator[dict[str, RiffusionEmulator]]:
         yield emulators
 
 
+@pytest.mark.airflow_cli
 def test_every_failure_kind_leaks_no_token(tmp_path: Path, failure_emulators: dict[str, RiffusionEmulator]) -> None:
     emus = failure_emulators
     run = run_dag_test(
@@ -258,18 +258,11 @@ def test_a_traceback_showing_every_frames_locals_carries_no_token(echoing: Riffu
         raise AssertionError("the sync path did not fail")
 
     async def deferred() -> str:
-        from airflow_provider_riffusion.client.async_transport import AsyncTransport
-        from airflow_provider_riffusion.client.endpoints import SONGS
-
-        settings = RiffusionHook().settings
-        transport = AsyncTransport(settings, keepalive=60)
-        await transport.open()
-        try:
-            await transport.send(SONGS.call(settings, None, id="job-1"))
-        except exc.RiffusionError as error:
-            return traceback_with_locals(error)
-        finally:
-            await transport.close()
+        async with RiffusionAsyncHook() as hook:
+            try:
+                await hook.get_songs("job-1")
+            except exc.RiffusionError as error:
+                return traceback_with_locals(error)
         raise AssertionError("the deferred path did not fail")
 
     for text in (sync(), asyncio.run(deferred())):
@@ -287,14 +280,6 @@ def test_upload_status_failed_exception_carries_no_token(echoing: RiffusionEmula
     assert TOKEN not in error_surface(raised.value)
 
 
-def run_trigger(trigger: Any) -> dict[str, Any]:
-    async def collect() -> list[dict[str, Any]]:
-        return [event.payload async for event in trigger.run()]
-
-    [event] = asyncio.run(asyncio.wait_for(collect(), 20))
-    return event
-
-
 @pytest.mark.parametrize("status", [401, 596, 429, 400, 503])
 def test_trigger_events_never_carry_the_token(echoing: RiffusionEmulator, status: int) -> None:
     """Events are stored in the metadata database and shown in the UI: no token, even when echoed."""
@@ -305,7 +290,7 @@ def test_trigger_events_never_carry_the_token(echoing: RiffusionEmulator, status
         UploadCompletedTrigger(job_id="job-1", poll_interval=0.01, deadline=time.time() + 20),
         SongsCompletedTrigger(job_ids=["job-1"], poll_interval=0.01, deadline=time.time() + 20),
     ):
-        event = run_trigger(trigger)
+        event = one_event(trigger)
         assert event["status"] == "error", event
         assert TOKEN not in json.dumps(event)
         assert status == 401 or "***" in event["message"]
@@ -316,7 +301,7 @@ def test_upload_failed_trigger_event_carries_no_token(echoing: RiffusionEmulator
     echoing.upload_final_status = "failed"
     upload = RiffusionHook().upload_audio(write_wav(tmp_path / "t.wav"))
 
-    event = run_trigger(UploadCompletedTrigger(job_id=upload["job_id"], poll_interval=0.01))
+    event = one_event(UploadCompletedTrigger(job_id=upload["job_id"], poll_interval=0.01))
 
     assert event["status"] == "failed"
     assert TOKEN not in json.dumps(event)

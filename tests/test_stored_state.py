@@ -1,7 +1,7 @@
 """What the provider keeps in the task state store carries a format version; a value it cannot read under its
 key fails the task in one line that names the key, the task and how to clear it, and nothing is submitted.
 
-In-process, with a stand-in store, against the emulator; ``tests/test_durable.py`` does the same through
+In-process, with a stand-in store, against the emulator; ``tests/operators/test_durable.py`` does the same through
 the real store in ``airflow dags test`` runs.
 """
 

@@ -1,4 +1,4 @@
-"""The poller (``polling.py``): blips, deadline, pause, status log, floor; upload_result and SongsCheck."""
+"""The waits (``waits.py``): the poller (blips, deadline, pause, status log, floor) and what each check means."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from typing import Any
 import pytest
 
 from airflow_provider_riffusion import exceptions as exc
-from airflow_provider_riffusion.polling import (
+from airflow_provider_riffusion.services import riffusion
+from airflow_provider_riffusion.waits import (
     Outcome,
     Poller,
-    SongsCheck,
-    upload_result,
+    SongsWait,
+    UploadWait,
+    floored_interval,
+    min_poll_interval,
     wait,
 )
-from airflow_provider_riffusion.wait_defaults import floored_interval, min_poll_interval
 
 
 class RecordingLog:
@@ -234,71 +236,89 @@ def test_the_floor_comes_from_the_config_and_is_never_zero(
     assert min_poll_interval() == floor
 
 
-# --- upload_result -------------------------------------------------------------------------
+# --- UploadWait --------------------------------------------------------------------------
+
+
+class Answers:
+    """Stands in for a hook: each read answers the next canned value (the checks' I/O is the hooks', tested
+    over HTTP in tests/hooks/test_parity.py)."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.reads: list[tuple[str, tuple[Any, ...]]] = []
+        self.settings = type("Settings", (), {"service": riffusion})()
+
+    def __getattr__(self, name: str) -> Any:
+        def read(*arguments: Any) -> Any:
+            self.reads.append((name, arguments))
+            return self.answers.pop(0)
+
+        return read
 
 
 def upload_status(word: str, *, is_flagged: bool = False) -> dict[str, Any]:
     return {"job_id": "job-1", "status": word, "is_flagged": is_flagged, "lyrics": "la la"}
 
 
+def upload_check(status: dict[str, Any], poll: Poller[Any], *, fail_on_flagged: bool) -> Any:
+    return UploadWait("job-1", fail_on_flagged=fail_on_flagged).check(Answers(status), poll)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("word", ["pending", "", "processing", "queued"])
-def test_upload_result_is_none_while_pending(word: str) -> None:
+def test_an_upload_is_not_ready_while_pending(word: str) -> None:
     poll = poller()
 
-    assert upload_result(upload_status(word), poll, fail_on_flagged=True) is None
+    assert upload_check(upload_status(word), poll, fail_on_flagged=True) is None
     assert log_of(poll).calls == [("info", f"Upload job-1: status {word!r}")]
 
 
 @pytest.mark.parametrize("word", ["complete", "completed", " Complete "])
-def test_upload_result_is_the_status_once_complete(word: str) -> None:
+def test_an_upload_is_its_status_once_complete(word: str) -> None:
     status = upload_status(word)
     poll = poller()
 
-    assert upload_result(status, poll, fail_on_flagged=False) is status
+    assert upload_check(status, poll, fail_on_flagged=False) is status
     assert log_of(poll).at("warning") == []
 
 
 @pytest.mark.parametrize("word", ["failed", "error", "cancelled", "canceled", "FAILED"])
-def test_upload_result_fails_at_once_on_a_failed_word(word: str) -> None:
+def test_an_upload_fails_at_once_on_a_failed_word(word: str) -> None:
     with pytest.raises(exc.RiffusionUploadFailedError) as raised:
-        upload_result(upload_status(word), poller(), fail_on_flagged=False)
+        upload_check(upload_status(word), poller(), fail_on_flagged=False)
 
     message = str(raised.value)
     assert "\n" not in message
     assert f"Upload job-1 ended with status {word!r}" in message
 
 
-def test_upload_result_takes_an_unknown_word_as_ready_with_a_warning() -> None:
+def test_an_upload_takes_an_unknown_word_as_ready_with_a_warning() -> None:
     status = upload_status("transcribed")
     poll = poller()
 
-    assert upload_result(status, poll, fail_on_flagged=False) is status
+    assert upload_check(status, poll, fail_on_flagged=False) is status
     [warning] = log_of(poll).at("warning")
     assert warning.startswith("Upload job-1 reports status 'transcribed', which the docs do not name")
 
 
-def test_upload_result_fails_a_flagged_upload_only_when_asked() -> None:
+def test_a_flagged_upload_fails_only_when_asked() -> None:
     flagged = upload_status("complete", is_flagged=True)
 
-    assert upload_result(flagged, poller(), fail_on_flagged=False) is flagged
+    assert upload_check(flagged, poller(), fail_on_flagged=False) is flagged
     with pytest.raises(exc.RiffusionUploadFailedError, match=r"Upload job-1 is flagged \(is_flagged=true"):
-        upload_result(flagged, poller(), fail_on_flagged=True)
-    assert upload_result(upload_status("complete"), poller(), fail_on_flagged=True) is not None
+        upload_check(flagged, poller(), fail_on_flagged=True)
+    assert upload_check(upload_status("complete"), poller(), fail_on_flagged=True) is not None
 
 
-# --- SongsCheck ----------------------------------------------------------------------------
+# --- SongsWait -----------------------------------------------------------------------------
 
 
 def song(song_id: str, status: str) -> dict[str, Any]:
     return {"status": status, "download_url": f"https://cdn/{song_id}.mp3", "id": song_id, "duration_s": 30}
 
 
-def test_songs_check_fails_at_once_on_a_failed_song_naming_it() -> None:
-    check = SongsCheck(["job-a"], poller())
-    check.jobs()
-
+def test_the_songs_wait_fails_at_once_on_a_failed_song_naming_it() -> None:
     with pytest.raises(exc.RiffusionSongFailedError) as raised:
-        check.accept("job-a", [song("s-ok", "queued"), song("s-bad", "failed")])
+        SongsWait(["job-a"]).check(Answers([song("s-ok", "queued"), song("s-bad", "failed")]), poller())  # type: ignore[arg-type]
 
     message = str(raised.value)
     assert "\n" not in message
@@ -307,37 +327,57 @@ def test_songs_check_fails_at_once_on_a_failed_song_naming_it() -> None:
     assert "s-ok" not in message
 
 
-def test_songs_check_is_ready_only_when_every_song_is_done() -> None:
-    check = SongsCheck(["job-a"], poller())
+def test_the_songs_wait_is_ready_only_when_every_song_is_done() -> None:
+    songs_wait = SongsWait(["job-a"])
 
-    assert check.accept("job-a", []) is False  # no songs yet
-    assert check.accept("job-a", [song("s1", "completed"), song("s2", "generating_audio")]) is False
-    assert check.accept("job-a", [song("s1", "completed"), song("s2", "completed")]) is True
+    assert songs_wait.check(Answers([]), poller()) is None  # type: ignore[arg-type]  # no songs yet
+    pending = [song("s1", "completed"), song("s2", "generating_audio")]
+    assert songs_wait.check(Answers(pending), poller()) is None  # type: ignore[arg-type]
+    done = [song("s1", "completed"), song("s2", "completed")]
+    assert [entry["id"] for entry in songs_wait.check(Answers(done), poller()) or []] == ["s1", "s2"]  # type: ignore[arg-type]
 
 
-def test_songs_check_starts_each_poll_afresh_and_summarizes_the_songs() -> None:
-    check = SongsCheck(["job-a", "job-b"], poller())
-    for job_id in check.jobs():
-        check.accept(job_id, [song(f"{job_id}-1", "queued")])
+def test_the_songs_wait_reads_each_job_stops_at_a_pending_one_and_summarizes_the_songs() -> None:
+    songs_wait = SongsWait(["job-a", "job-b"], "acct-1")
+    stopped = Answers([song("job-a-1", "queued")])
+    assert songs_wait.check(stopped, poller()) is None  # type: ignore[arg-type]
+    assert stopped.reads == [("get_songs", ("job-a", "acct-1"))]
 
-    assert check.jobs() == ["job-a", "job-b"]
-    assert all(check.accept(job_id, [song(f"{job_id}-1", "completed")]) for job_id in check.jobs())
+    answers = Answers([song("job-a-1", "completed")], [song("job-b-1", "completed")])
+    songs = songs_wait.check(answers, poller())  # type: ignore[arg-type]
 
-    songs = check.songs()
+    assert answers.reads == [("get_songs", ("job-a", "acct-1")), ("get_songs", ("job-b", "acct-1"))]
+    assert songs is not None
     assert [entry["id"] for entry in songs] == ["job-a-1", "job-b-1"]
     assert list(songs[0])[:4] == ["id", "title", "status", "download_url"]
     assert songs[0]["duration_s"] == 30
 
 
-def test_songs_check_logs_each_jobs_statuses_when_they_change() -> None:
+def test_the_songs_wait_logs_each_jobs_statuses_when_they_change() -> None:
     poll = poller()
-    check = SongsCheck(["job-a"], poll)
+    songs_wait = SongsWait(["job-a"])
 
-    check.accept("job-a", [])
-    check.accept("job-a", [])
-    check.accept("job-a", [song("s1", "queued")])
+    for answer in ([], [], [song("s1", "queued")]):
+        songs_wait.check(Answers(answer), poll)  # type: ignore[arg-type]
 
     assert log_of(poll).at("info") == [
         "Compose job job-a: status 'not created yet'",
         "Compose job job-a: status ['queued']",
     ]
+
+
+@pytest.mark.parametrize("job_ids", [[], "", ["job-a", "None"], None])
+def test_the_songs_wait_refuses_an_empty_id_before_any_read(job_ids: Any) -> None:
+    with pytest.raises(exc.RiffusionInputError, match="job_ids is empty"):
+        SongsWait(job_ids)
+
+
+def test_an_upload_of_a_service_that_processes_none_is_ready_without_a_read() -> None:
+    service = type("ReadyOnAnswer", (), {"UPLOADS_PROCESS": False})()
+    answers = Answers()
+    answers.settings = type("Settings", (), {"service": service})()
+
+    status = UploadWait("asset-1").check(answers, poller())  # type: ignore[arg-type]
+
+    assert status is not None and status["status"] == "complete" and status["audio_upload_id"] == "asset-1"
+    assert answers.reads == []

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_riffusion.client.answers import decode_json, error_from_response
 from airflow_provider_riffusion.exceptions import (
     RiffusionAccountError,
     RiffusionAuthError,
@@ -26,6 +25,7 @@ from airflow_provider_riffusion.exceptions import (
     RiffusionTransientError,
     RiffusionUnexpectedStatusError,
 )
+from airflow_provider_riffusion.hooks.answers import decode_json, error_from_response
 
 HTML_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"

@@ -5,7 +5,6 @@ A forwarding proxy on loopback stands between them and the emulator; NO_PROXY by
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import threading
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import pytest
 from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 from airflow_provider_riffusion.testing import RiffusionEmulator
 from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger
+from tests.support import one_event
 
 
 class ForwardingProxy(ThreadingHTTPServer):
@@ -87,14 +87,7 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardingProxy]:
 
 def _upload_and_wait(wav_file: Path) -> dict:
     uploaded = RiffusionHook().upload_audio(wav_file)
-    trigger = UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01)
-
-    async def first_event() -> dict:
-        async for event in trigger.run():
-            return event.payload
-        raise AssertionError("the trigger ended without an event")
-
-    return asyncio.run(asyncio.wait_for(first_event(), 20))
+    return one_event(UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01))
 
 
 def test_hook_and_trigger_go_through_the_environment_proxy(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -76,12 +75,6 @@ def test_compose_from_upload_then_songs_complete(
     assert second[0]["status"] == "completed"
     assert second[0]["download_url"].startswith("http://127.0.0.1:")
     assert second[0]["title"] == "T"
-
-
-def test_compose_range_is_checked_before_sending(connection: RiffusionEmulator) -> None:
-    with pytest.raises(exc.RiffusionInputError, match="prompt_1_strength=101 is out of range"):
-        RiffusionHook().create_compose("rock", prompt_1_strength=101)
-    assert requests_to(connection, "POST", "create-compose") == 0
 
 
 def test_test_connection_reports_success_and_a_bad_token_without_leaking(
@@ -225,7 +218,6 @@ def test_unreachable_server_fails_with_a_network_error(monkeypatch: pytest.Monke
     ) as raised:
         RiffusionHook().upload_audio(wav_file)
 
-    assert raised.value.connect_failed
     assert "after 3 attempts" in str(raised.value)
 
 
@@ -299,12 +291,3 @@ def test_uri_form_connection_uses_the_public_default_host(monkeypatch: pytest.Mo
 
     assert settings.base_url == "https://api.useapi.net/v1/riffusion"
     assert settings.token == "tok-uri-123"
-
-
-def test_connection_without_token_is_refused_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RIFFUSION_DEFAULT", json.dumps({"conn_type": "riffusion", "host": "http://127.0.0.1:9"})
-    )
-
-    with pytest.raises(exc.RiffusionConnectionConfigError, match="no API token"):
-        RiffusionHook().get_songs("job-1")

@@ -7,7 +7,6 @@ refuse the certificate at once, with the same one-line message, before any reque
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import ipaddress
 import ssl
@@ -17,12 +16,12 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from airflow_provider_riffusion.client import async_transport
 from airflow_provider_riffusion.exceptions import RiffusionConnectionConfigError
+from airflow_provider_riffusion.hooks import riffusion as hook_module
 from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 from airflow_provider_riffusion.testing import RiffusionEmulator
 from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger, result_from_event
-from tests.support import TOKEN, connection_json
+from tests.support import TOKEN, connection_json, one_event
 
 
 def _write_ca_and_server_certificate(folder: Path) -> tuple[Path, Path, Path]:
@@ -88,24 +87,17 @@ def https_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Https
     server_context.load_cert_chain(server_pem, key_pem)
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    async_transport.shared_ssl_context.cache_clear()  # one context per process: made again for this test
+    hook_module.shared_ssl_context.cache_clear()  # one context per process: made again for this test
     try:
         with RiffusionEmulator(token=TOKEN, ssl_context=server_context) as emulator:
             monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emulator.base_url))
             yield HttpsApi(emulator, ca_pem)
     finally:
-        async_transport.shared_ssl_context.cache_clear()
+        hook_module.shared_ssl_context.cache_clear()
 
 
 def _wait(job_id: str) -> dict[str, Any]:
-    trigger = UploadCompletedTrigger(job_id=job_id, poll_interval=0.01)
-
-    async def first_event() -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("the trigger ended without an event")
-
-    return asyncio.run(asyncio.wait_for(first_event(), 20))
+    return one_event(UploadCompletedTrigger(job_id=job_id, poll_interval=0.01))
 
 
 def test_both_clients_trust_the_ca_bundle_requests_uses(

@@ -26,8 +26,8 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_riffusion import delivery
 from airflow_provider_riffusion import exceptions as exc
-from airflow_provider_riffusion.hooks._transfers import first_bytes, shown_type
 from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+from airflow_provider_riffusion.hooks.transfers import first_bytes, shown_type
 from airflow_provider_riffusion.operators.riffusion import DownloadSongsOperator
 from airflow_provider_riffusion.settings import RiffusionSettings
 from airflow_provider_riffusion.sources.kinds import sniff_kind

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
@@ -75,9 +75,18 @@ def test_upload_operator_defers_while_pending(connection: RiffusionEmulator, wav
     assert set(resumed) == UPLOAD_KEYS | SENSOR_KEYS
 
 
-def test_compose_ranges_fail_when_the_dag_is_parsed() -> None:
-    with pytest.raises(exc.RiffusionInputError, match="lyrics_weirdness=101 is out of range"):
-        CreateComposeOperator(task_id="c", prompt_1="x", lyrics_weirdness=101)
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"lyrics_weirdness": 101}, "lyrics_weirdness=101 is out of range"),
+        ({"max_jobs": 20}, "max_jobs=20 is out of range: use an integer from 1 to 10"),
+    ],
+)
+def test_compose_ranges_fail_when_the_dag_is_parsed(fields: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(exc.RiffusionInputError) as raised:
+        CreateComposeOperator(task_id="c", prompt_1="x", **fields)
+    message = str(raised.value)
+    assert "\n" not in message and fragment in message, message
 
 
 def test_compose_operator_waits_for_songs(connection: RiffusionEmulator, context: Context) -> None:
@@ -117,7 +126,7 @@ def test_templated_fields_are_the_documented_ones() -> None:
 
 def test_parsing_the_example_dag_loads_no_client_hook_poller_or_trigger(tmp_path: Path) -> None:
     """DAG files import the operators at every parse: what only a running task needs must load then."""
-    example = Path(__file__).resolve().parent.parent / "example_dags" / "riffusion_upload_compose.py"
+    example = Path(__file__).resolve().parents[2] / "example_dags" / "riffusion_upload_compose.py"
     code = (
         "import importlib.util, sys\n"
         f"spec = importlib.util.spec_from_file_location('example', {str(example)!r})\n"
@@ -130,5 +139,5 @@ def test_parsing_the_example_dag_loads_no_client_hook_poller_or_trigger(tmp_path
     loaded = set(result.stdout.split())
 
     assert "airflow_provider_riffusion.operators.upload_audio" in loaded  # the parse did run
-    heavy = {"polling", "hooks.riffusion", "triggers.riffusion", "client.sync_transport", "client.normalize"}
+    heavy = {"hooks.riffusion", "hooks.answers", "hooks.transfers", "triggers.riffusion", "sources"}
     assert not {f"airflow_provider_riffusion.{name}" for name in heavy} & loaded

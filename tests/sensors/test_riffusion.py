@@ -14,7 +14,7 @@ from airflow_provider_riffusion import exceptions as exc
 from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 from airflow_provider_riffusion.sensors.riffusion import SongsCompletedSensor, UploadCompletedSensor
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
-from tests.support import RecordingTI, task_context
+from tests.support import RecordingTI, one_event, task_context
 from tests.task_state import MemoryStore, context_with_store
 
 if TYPE_CHECKING:
@@ -210,8 +210,6 @@ def test_songs_sensor_waits_for_every_song(connection: RiffusionEmulator, contex
 
 
 def test_songs_sensor_defers_and_resumes_with_the_songs(connection: RiffusionEmulator, context: Context) -> None:
-    import asyncio
-
     from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger
 
     connection.song_polls = 3
@@ -223,10 +221,7 @@ def test_songs_sensor_defers_and_resumes_with_the_songs(connection: RiffusionEmu
     trigger = deferred.value.trigger
     assert isinstance(trigger, SongsCompletedTrigger) and trigger.job_ids == job_ids
 
-    async def event() -> dict:
-        return (await trigger.run().__anext__()).payload
-
-    result = sensor.execute_complete(context, event=asyncio.run(event()))
+    result = sensor.execute_complete(context, event=one_event(trigger))
     assert result["job_ids"] == job_ids and {song["status"] for song in result["songs"]} == {"completed"}
 
 

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from airflow_provider_riffusion.compose import COMPOSE_INT_RANGES, build_compose_payload, checked_int
-from airflow_provider_riffusion.exceptions import RiffusionInputError
+from airflow_provider_riffusion.services.riffusion import COMPOSE_INT_RANGES, build_compose_payload, checked_int
+from tests.support import refused
 
 PROMPT = "lo-fi hip hop, warm vinyl crackle"
-
-
-@contextmanager
-def refused(*fragments: str) -> Iterator[None]:
-    """The block raises a one-line RiffusionInputError whose message contains every fragment."""
-    with pytest.raises(RiffusionInputError) as excinfo:
-        yield
-    message = str(excinfo.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, message
 
 
 def compose(**fields: Any) -> dict[str, Any]:
@@ -84,7 +71,7 @@ def test_range_boundaries_accepted(name: str, value: int) -> None:
 )
 def test_just_out_of_range_refused(name: str, value: int) -> None:
     low, high = DOCUMENTED_RANGES[name]
-    with refused(f"{name}={value}", f"from {low} to {high}"):
+    with refused(f"{name}={value} is out of range: use an integer from {low} to {high}"):
         compose(**prerequisites(name), **{name: value})
 
 
@@ -130,7 +117,7 @@ def test_checked_int_returns_a_plain_int() -> None:
 
 @pytest.mark.parametrize("prompt", [None, "", "   ", 5])
 def test_missing_or_blank_prompt_1_refused(prompt: Any) -> None:
-    with refused("prompt_1 is required"):
+    with refused("prompt_1 is required: describe the genre, sounds or vibe"):
         build_compose_payload(prompt)
 
 
@@ -166,9 +153,10 @@ def test_reply_fields_at_most_1024_characters(name: str, key: str) -> None:
         build_compose_payload(PROMPT, **{name: "x" * 1025})
 
 
-@pytest.mark.parametrize("upload_id", ["", "   "])
+@pytest.mark.parametrize("upload_id", ["", "   ", "None", "null"])
 def test_empty_audio_upload_id_refused(upload_id: str) -> None:
-    with refused("audio_upload_id is empty", "audio_upload_id']"):
+    """What a template renders when the upload pushed nothing: never sent as an id."""
+    with refused("audio_upload_id is empty", "output['audio_upload_id']"):
         build_compose_payload(PROMPT, audio_upload_id=upload_id)
 
 
@@ -180,7 +168,6 @@ def test_api_names_and_pass_through_fields() -> None:
         title="Morning",
         audio_upload_id="up-123",
         model="FUZZ-0.8",
-        user_id="u-1",
         reply_url="https://example.com/hook",
         reply_ref="ref-9",
         max_jobs=2,
@@ -193,7 +180,6 @@ def test_api_names_and_pass_through_fields() -> None:
         "title": "Morning",
         "audio_upload_id": "up-123",
         "model": "FUZZ-0.8",
-        "user_id": "u-1",
         "replyUrl": "https://example.com/hook",
         "replyRef": "ref-9",
         "maxJobs": 2,

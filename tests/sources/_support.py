@@ -5,13 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import wave
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.metadata import version
 
 import pytest
 
-from airflow_provider_riffusion.exceptions import RiffusionInputError
 from airflow_provider_riffusion.sources.model import PreparedUpload
 from airflow_provider_riffusion.testing import RiffusionEmulator
 
@@ -51,19 +48,8 @@ ODD_NAME = "Beat & Bass #2 \u2013 Café déjà vu 音楽"
 """Spaces, an ampersand, a hash, non-ASCII: all legal in a track name and kept exactly."""
 
 
-@contextmanager
-def refused(*fragments: str) -> Iterator[None]:
-    """The block raises a one-line RiffusionInputError whose message contains every fragment."""
-    with pytest.raises(RiffusionInputError) as excinfo:
-        yield
-    message = str(excinfo.value)
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message, message
-
-
 def read_all(upload: PreparedUpload) -> bytes:
-    with upload.open() as stream:
+    with upload.opener().stream as stream:
         return stream.read()
 
 

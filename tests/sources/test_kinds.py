@@ -11,7 +11,8 @@ import pytest
 from airflow_provider_riffusion.sources import kinds
 from airflow_provider_riffusion.sources import prepare_source as prepare_upload
 from airflow_provider_riffusion.sources.kinds import sniff_kind
-from tests.sources._support import KINDS, M4A, MP3, MP3_FRAME_SYNC, ODD_NAME, WAV, refused
+from tests.sources._support import KINDS, M4A, MP3, MP3_FRAME_SYNC, ODD_NAME, WAV
+from tests.support import refused
 
 # --- sniff_kind ----------------------------------------------------------------------------
 
@@ -91,7 +92,7 @@ def test_extension_contradicting_content_type_refused(write, name: str, data: by
 def test_bytes_contradicting_name_or_type_refused(
     write, name: str, data: bytes, content_type: str | None, claimed: str, actual: str
 ) -> None:
-    with refused(f"typed as {claimed}", f"bytes are {actual}", "fix the extension or content_type"):
+    with refused(f"is named or typed as {claimed} but its bytes are {actual}: fix the extension or content_type"):
         prepare_upload(write(name, data), content_type=content_type)
 
 

@@ -15,7 +15,8 @@ from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 from airflow_provider_riffusion.sources import prepare_source as prepare_upload
 from airflow_provider_riffusion.sources.model import hashing_reader
 from airflow_provider_riffusion.testing import RiffusionEmulator
-from tests.sources._support import KINDS, MP3, ODD_NAME, WAV, read_all, refused, sha256
+from tests.sources._support import KINDS, MP3, ODD_NAME, WAV, read_all, sha256
+from tests.support import refused
 
 # --- local paths ---------------------------------------------------------------------------
 
@@ -81,7 +82,7 @@ def test_seekable_file_object_reopens_at_its_original_position() -> None:
     assert upload.size == len(MP3)
     assert stream.tell() == len(prefix)  # preparing leaves the caller's position alone
     for _ in range(2):
-        body = upload.open()
+        body = upload.opener().stream
         assert body.read() == MP3
         body.close()  # what the hook does after each attempt
         assert not stream.closed
@@ -92,7 +93,7 @@ def test_hook_side_close_leaves_the_callers_file_open(write) -> None:
     with path.open("rb") as stream:
         upload = prepare_upload(stream)
         assert upload.file_name == "song"  # taken from the file object's name
-        reader = hashing_reader(upload.open(), upload.size)
+        reader = hashing_reader(upload.opener().stream, upload.size)
         assert b"".join(reader) == WAV
         reader.close()
         assert not stream.closed
@@ -159,7 +160,7 @@ def test_pipe_refused() -> None:
 
 
 def test_missing_file_refused(tmp_path: Path) -> None:
-    with refused("does not exist", "nope.mp3"):
+    with refused("nope.mp3", "does not exist: check the path"):
         prepare_upload(tmp_path / "nope.mp3")
 
 
@@ -171,7 +172,7 @@ def test_missing_file_uri_refused(tmp_path: Path) -> None:
 def test_directory_refused(tmp_path: Path) -> None:
     folder = tmp_path / "album.mp3"
     folder.mkdir()
-    with refused("directory", "one audio file"):
+    with refused("is a directory: pass one audio file"):
         prepare_upload(folder)
 
 

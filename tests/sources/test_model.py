@@ -22,7 +22,7 @@ def test_hashing_reader_counts_hashes_and_completes_only_at_eof(write, monkeypat
     data = MP3 * 40
     path = write("song.mp3", data)
     upload = prepare_upload(path)
-    reader = hashing_reader(upload.open(), upload.size)
+    reader = hashing_reader(upload.opener().stream, upload.size)
     assert isinstance(reader, Sized)
     assert len(reader) == len(data)
 

@@ -22,9 +22,9 @@ from tests.sources._support import (
     OBJECT_STORAGE_ON_AIRFLOW_2,
     one_line,
     posts,
-    refused,
     sha256,
 )
+from tests.support import refused
 
 # --- object storage ------------------------------------------------------------------------
 

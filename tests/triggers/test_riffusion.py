@@ -19,16 +19,7 @@ from airflow_provider_riffusion.triggers.riffusion import (
     UploadCompletedTrigger,
     result_from_event,
 )
-from tests.support import connection_json
-
-
-def run_trigger(trigger: Any, limit: float = 20) -> list[dict[str, Any]]:
-    """Every event the trigger yields, within a time limit."""
-
-    async def collect() -> list[dict[str, Any]]:
-        return [event.payload async for event in trigger.run()]
-
-    return asyncio.run(asyncio.wait_for(collect(), limit))
+from tests.support import connection_json, one_event
 
 
 @pytest.mark.parametrize(
@@ -53,11 +44,8 @@ def uploaded(connection: RiffusionEmulator, wav_file: Path) -> dict[str, Any]:
 
 
 def test_upload_trigger_waits_for_complete(connection: RiffusionEmulator, uploaded: dict[str, Any]) -> None:
-    events = run_trigger(
-        UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01, deadline=time.time() + 30)
-    )
+    event = one_event(UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01, deadline=time.time() + 30))
 
-    [event] = events
     assert event["status"] == "success"
     assert event["result"]["status"] == "complete"
     assert event["result"]["lyrics"]
@@ -67,7 +55,7 @@ def test_upload_trigger_waits_for_complete(connection: RiffusionEmulator, upload
 def test_upload_trigger_reports_a_failed_upload(connection: RiffusionEmulator, uploaded: dict[str, Any]) -> None:
     connection.upload_final_status = "failed"
 
-    [event] = run_trigger(UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01))
+    event = one_event(UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01))
 
     assert event["status"] == "failed"
     assert event["error_class"] == "RiffusionUploadFailedError"
@@ -78,7 +66,7 @@ def test_upload_trigger_reports_a_failed_upload(connection: RiffusionEmulator, u
 def test_upload_trigger_rides_out_server_errors(connection: RiffusionEmulator, uploaded: dict[str, Any]) -> None:
     connection.inject(Fault(method="GET", path="music/upload-audio", kind="status", status=502, times=2))
 
-    [event] = run_trigger(UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01))
+    event = one_event(UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01))
 
     assert event["status"] == "success"
 
@@ -88,7 +76,7 @@ def test_upload_trigger_ends_with_one_error_event_on_401(
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emulator.base_url, token="tok-wrong-1"))
 
-    [event] = run_trigger(UploadCompletedTrigger(job_id="x", poll_interval=0.01))
+    event = one_event(UploadCompletedTrigger(job_id="x", poll_interval=0.01))
 
     assert event["status"] == "error"
     assert event["error_class"] == "RiffusionAuthError"
@@ -105,9 +93,7 @@ def test_upload_trigger_times_out_at_its_deadline(connection: RiffusionEmulator,
     )
 
     started = time.monotonic()
-    [event] = run_trigger(
-        UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.05, deadline=time.time() + 0.5)
-    )
+    event = one_event(UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.05, deadline=time.time() + 0.5))
 
     assert event["status"] == "timeout"
     assert time.monotonic() - started < 10
@@ -120,7 +106,7 @@ def test_upload_trigger_times_out_at_its_deadline(connection: RiffusionEmulator,
 def test_songs_trigger_waits_for_every_song(connection: RiffusionEmulator) -> None:
     job_ids = RiffusionHook().create_compose("jazz", title="Blue")["job_ids"]
 
-    [event] = run_trigger(SongsCompletedTrigger(job_ids=job_ids, poll_interval=0.01))
+    event = one_event(SongsCompletedTrigger(job_ids=job_ids, poll_interval=0.01))
 
     assert event["status"] == "success"
     assert {song["status"] for song in event["songs"]} == {"completed"}
@@ -157,9 +143,7 @@ def test_a_trigger_reads_its_connection_without_blocking_the_event_loop(
         return original.fget(self)  # type: ignore[attr-defined]
 
     monkeypatch.setattr(Connection, "extra_dejson", property(guarded))
-    [event] = run_trigger(
-        UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01, deadline=time.time() + 30)
-    )
+    event = one_event(UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01, deadline=time.time() + 30))
 
     assert event["status"] == "success"
     assert read_on_loop == []
@@ -171,13 +155,9 @@ def test_a_trigger_runs_no_slow_callback_on_the_event_loop(
     """asyncio's debug mode names every step that held the loop longer than the triggerer's own 0.2 s warning
     threshold; loading the CA bundle, the proxy settings and aiohttp itself happen off the loop."""
 
-    async def run_with_slow_callback_watch() -> list[dict[str, Any]]:
-        asyncio.get_running_loop().slow_callback_duration = 0.2
-        trigger = UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01, deadline=time.time() + 30)
-        return [event.payload async for event in trigger.run()]
-
+    trigger = UploadCompletedTrigger(job_id=uploaded["job_id"], poll_interval=0.01, deadline=time.time() + 30)
     with caplog.at_level("WARNING", logger="asyncio"):
-        [event] = asyncio.run(run_with_slow_callback_watch(), debug=True)
+        event = one_event(trigger, slow_callback_duration=0.2)
 
     assert event["status"] == "success"
     assert [r.getMessage() for r in caplog.records if r.name == "asyncio" and "took" in r.getMessage()] == []
