@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
+import http.client
+import ipaddress
 import json
 import os
 import re
 import secrets
 import shutil
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -183,16 +189,161 @@ def write_mp3(path: Path, size: int) -> Path:
     return path
 
 
+# -- TLS: a CA made for the run, and a certificate for 127.0.0.1 that it signed -----------------------
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files of one run's CA and of the emulator's certificate; clients are told to trust ``ca`` only."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        """A verifying client context that trusts the run's CA (for the benchmark's own control calls)."""
+        return ssl.create_default_context(cafile=str(self.ca))
+
+    def trusting(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` made to trust this CA only, the way a deployment tells each client: ``requests`` and our
+        async client read ``REQUESTS_CA_BUNDLE`` (else ``CURL_CA_BUNDLE``); aiohttp's default context (the
+        http provider's async hook) loads OpenSSL's default paths, which ``SSL_CERT_FILE`` and
+        ``SSL_CERT_DIR`` override. Inherited system bundles are dropped, so both verify the same way."""
+        env = {key: value for key, value in env.items() if key not in ("SSL_CERT_DIR", "CURL_CA_BUNDLE")}
+        env.update(REQUESTS_CA_BUNDLE=str(self.ca), SSL_CERT_FILE=str(self.ca))
+        return env
+
+
+def make_tls_files(folder: Path) -> TlsFiles:
+    """A CA and an ECDSA P-256 server certificate for 127.0.0.1 signed by it (as ``tests/hooks/test_tls.py`` makes
+    them): a real chain checked by each client, not ``verify=False``, so the handshake's cost is counted."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "riffusion benchmark CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )  # digital signature, certificate and CRL signing
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    server_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    files = TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    files.cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    files.key.touch(mode=0o600)
+    files.key.write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return files
+
+
+def serve_tls_emulator(argv: Sequence[str]) -> int:
+    """``python benchmarks/_common.py --tls-emulator ...``: the emulator over HTTPS until SIGTERM.
+
+    The emulator's command line has no TLS option (only its Python API takes an ``ssl_context``),
+    so this is its command line's twin for HTTPS: same ``--port``/``--ready-file``/``--pending-polls``,
+    token from ``$RIFFUSION_EMULATOR_TOKEN``, the base URL written atomically once listening.
+    """
+    parser = argparse.ArgumentParser(prog="_common.py --tls-emulator")
+    parser.add_argument("--cert", type=Path, required=True)
+    parser.add_argument("--key", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--ready-file", type=Path, required=True)
+    parser.add_argument("--pending-polls", type=int, default=1)
+    args = parser.parse_args(argv)
+    from airflow_provider_riffusion.testing import RiffusionEmulator
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.cert, args.key)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    emulator = RiffusionEmulator(
+        token=os.environ[TOKEN_ENV], pending_polls=args.pending_polls, port=args.port, ssl_context=context
+    )
+    emulator.start()
+    try:
+        print(f"Riffusion emulator (TLS) listening on {emulator.base_url}", flush=True)
+        partial = args.ready_file.with_name(args.ready_file.name + ".partial")
+        partial.write_text(emulator.base_url + "\n", encoding="utf-8")
+        os.replace(partial, args.ready_file)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+def http_connection(
+    root_url: str, context: ssl.SSLContext | None = None, timeout: float = 60
+) -> http.client.HTTPConnection:
+    """A plain ``http.client`` connection to the emulator (HTTPS, verified with ``context``, for https URLs)."""
+    parts = urllib.parse.urlsplit(root_url)
+    assert parts.hostname is not None and parts.port is not None, root_url
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+
+
 # -- the emulator in another process -----------------------------------------------------------------
 
 
 class EmulatorProcess:
-    """``python -m airflow_provider_riffusion.testing --port 0 --ready-file F`` as a context manager."""
+    """``python -m airflow_provider_riffusion.testing --port 0 --ready-file F`` as a context manager.
 
-    def __init__(self, token: str, workdir: Path, *, pending_polls: int = 1, extra_args: Sequence[str] = ()) -> None:
+    With ``tls`` it serves HTTPS with ``tls.cert`` instead (through ``serve_tls_emulator``, same options).
+    """
+
+    def __init__(
+        self,
+        token: str,
+        workdir: Path,
+        *,
+        pending_polls: int = 1,
+        extra_args: Sequence[str] = (),
+        tls: TlsFiles | None = None,
+    ) -> None:
+        if tls is not None and extra_args:
+            raise ValueError("the TLS emulator takes --pending-polls only")
         self.token = token
         self.workdir = workdir
         self.args = ["--pending-polls", str(pending_polls), *extra_args]
+        self.tls = tls
+        self.client_context = tls.client_context() if tls is not None else None
         self.process: subprocess.Popen[bytes] | None = None
         self.base_url = ""
         self.root_url = ""
@@ -201,18 +352,14 @@ class EmulatorProcess:
     def __enter__(self) -> EmulatorProcess:
         ready = self.workdir / f"emulator-ready-{os.getpid()}-{time.monotonic_ns()}"
         env = child_env(self.workdir, **{TOKEN_ENV: self.token})
+        if self.tls is None:
+            program = ["-m", "airflow_provider_riffusion.testing"]
+        else:
+            tls_args = ["--cert", str(self.tls.cert), "--key", str(self.tls.key)]
+            program = [str(BENCH_DIR / "_common.py"), "--tls-emulator", *tls_args]
         with self._log.open("wb") as log:
             self.process = subprocess.Popen(
-                [
-                    PYTHON,
-                    "-m",
-                    "airflow_provider_riffusion.testing",
-                    "--port",
-                    "0",
-                    "--ready-file",
-                    str(ready),
-                    *self.args,
-                ],
+                [PYTHON, *program, "--port", "0", "--ready-file", str(ready), *self.args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -264,11 +411,16 @@ class EmulatorProcess:
         url = f"{self.root_url}/_emulator/{name}"
         data = None if payload is None else json.dumps(payload).encode()
         request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # loopback only
+        # loopback only; over HTTPS verified against the run's CA
+        with urllib.request.urlopen(request, timeout=timeout, context=self.client_context) as response:
             return json.loads(response.read())
 
     def stats(self) -> dict[str, int]:
         return self.control("stats")
+
+    def connection(self, timeout: float = 60) -> http.client.HTTPConnection:
+        """A keep-alive ``http.client`` connection to the emulator (HTTPS when it serves TLS)."""
+        return http_connection(self.root_url, self.client_context, timeout)
 
 
 # -- workers -------------------------------------------------------------------------------------------
@@ -353,3 +505,9 @@ def machine_summary() -> dict[str, str]:
     with contextlib.suppress(OSError):
         load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return {"nproc": str(os.cpu_count()), "cpu": model, "ram": ram, "loadavg": load, "python": sys.version.split()[0]}
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["--tls-emulator"]:
+        sys.exit("usage: python benchmarks/_common.py --tls-emulator --cert C --key K --ready-file F [...]")
+    sys.exit(serve_tls_emulator(sys.argv[2:]))

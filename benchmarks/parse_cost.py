@@ -10,6 +10,14 @@ filled by one unmeasured run of each file), as it is in an installed deployment.
 of each with ``-X importtime`` names the modules only the example pulls in.
 Goal: <= 25 ms more than the shape.
 
+Second comparison, against the http provider: a five-task DAG of the provider's operators and
+sensors (upload, wait for it, compose, wait for the songs, store them) and the same five steps
+made of the http provider's ``HttpOperator`` and ``HttpSensor`` (same task ids and edges), each
+measured as its extra load time over a five-``EmptyOperator`` twin of that shape, by the same
+method in the same rounds (all six files rotate together, so a slow moment hits them all). This
+is what a DAG author choosing between our operators and raw HTTP calls pays at every parse.
+Goal: ours costs at most 0.1 x the http version's extra (ratio of the two medians).
+
     python benchmarks/parse_cost.py [--quick]
 """
 
@@ -34,6 +42,7 @@ from _common import (
 )
 
 GOAL_MS = 25.0
+RATIO_GOAL = 0.1
 EXAMPLE = REPO / "example_dags" / "riffusion_upload_compose.py"
 MARKER = "--- riffusion-bench: dag import starts ---"
 
@@ -114,6 +123,130 @@ def riffusion_upload_compose_shape_taskflow() -> None:
 riffusion_upload_compose_shape_taskflow()
 '''
 
+FIVE_OURS = '''\
+"""Five of the provider's tasks: upload, wait for it, compose, wait for the songs, store them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.providers.common.compat.sdk import dag
+
+from airflow_provider_riffusion.operators.riffusion import (
+    CreateComposeOperator,
+    DownloadSongsOperator,
+    UploadAudioOperator,
+)
+from airflow_provider_riffusion.sensors.riffusion import SongsCompletedSensor, UploadCompletedSensor
+
+
+@dag(dag_id="five_tasks_riffusion", schedule=None, start_date=datetime(2025, 1, 1), catchup=False)
+def five_tasks_riffusion() -> None:
+    upload = UploadAudioOperator(task_id="upload_track", source="/data/track.wav")
+    processed = UploadCompletedSensor(task_id="wait_for_upload", job_id=upload.output["job_id"], poke_interval=10)
+    compose = CreateComposeOperator(
+        task_id="compose",
+        prompt_1="dreamy lo-fi hip hop, soft piano",
+        audio_upload_id=processed.output["audio_upload_id"],
+    )
+    songs = SongsCompletedSensor(task_id="wait_for_songs", job_ids=compose.output["job_ids"], poke_interval=10)
+    store = DownloadSongsOperator(task_id="store_songs", songs=songs.output, destination="/data/songs")
+    upload >> processed >> compose >> songs >> store
+
+
+five_tasks_riffusion()
+'''
+
+FIVE_HTTP = '''\
+"""The same five steps with the http provider's HttpOperator and HttpSensor, against the same API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.providers.common.compat.sdk import dag
+from airflow.providers.http.operators.http import HttpOperator
+from airflow.providers.http.sensors.http import HttpSensor
+
+CONN = "riffusion_http"
+JOB = "{{ ti.xcom_pull(task_ids='compose')['jobs'][0] }}"
+
+
+@dag(dag_id="five_tasks_http", schedule=None, start_date=datetime(2025, 1, 1), catchup=False)
+def five_tasks_http() -> None:
+    upload = HttpOperator(
+        task_id="upload_track",
+        http_conn_id=CONN,
+        method="POST",
+        endpoint="music/upload-audio/?file_name=track.wav",
+        data="{{ params.track }}",
+        headers={"Content-Type": "audio/mpeg"},
+        params={"track": "/data/track.wav"},
+        response_filter=lambda response: response.json(),
+    )
+    processed = HttpSensor(
+        task_id="wait_for_upload",
+        http_conn_id=CONN,
+        endpoint="music/upload-audio/{{ ti.xcom_pull(task_ids='upload_track')['job_id'] }}",
+        response_check=lambda response: response.json().get("status") not in ("pending", "processing"),
+        poke_interval=10,
+    )
+    compose = HttpOperator(
+        task_id="compose",
+        http_conn_id=CONN,
+        method="POST",
+        endpoint="music/compose/",
+        data={
+            "prompt_1": "dreamy lo-fi hip hop, soft piano",
+            "audio_upload_id": "{{ ti.xcom_pull(task_ids='wait_for_upload')['audio_upload_id'] }}",
+        },
+        headers={"Content-Type": "application/json"},
+        response_filter=lambda response: response.json(),
+    )
+    songs = HttpSensor(
+        task_id="wait_for_songs",
+        http_conn_id=CONN,
+        endpoint="music/" + JOB,
+        response_check=lambda response: response.json().get("status") == "completed",
+        poke_interval=10,
+    )
+    store = HttpOperator(
+        task_id="store_songs",
+        http_conn_id=CONN,
+        method="GET",
+        endpoint="music/" + JOB + "/download",
+        response_filter=lambda response: len(response.content),
+    )
+    upload >> processed >> compose >> songs >> store
+
+
+five_tasks_http()
+'''
+
+FIVE_EMPTY = '''\
+"""The five-task shape (same task ids and edges) built from EmptyOperator."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.providers.common.compat.sdk import dag
+from airflow.providers.standard.operators.empty import EmptyOperator
+
+
+@dag(dag_id="five_tasks_empty", schedule=None, start_date=datetime(2025, 1, 1), catchup=False)
+def five_tasks_empty() -> None:
+    upload = EmptyOperator(task_id="upload_track")
+    processed = EmptyOperator(task_id="wait_for_upload")
+    compose = EmptyOperator(task_id="compose")
+    songs = EmptyOperator(task_id="wait_for_songs")
+    store = EmptyOperator(task_id="store_songs")
+    upload >> processed >> compose >> songs >> store
+
+
+five_tasks_empty()
+'''
+
 
 def worker(path: str) -> None:
     import importlib.util
@@ -164,16 +297,19 @@ def measure(quick: bool) -> Report:
         shape.write_text(SHAPE, encoding="utf-8")
         taskflow = work / "riffusion_upload_compose_shape_taskflow.py"
         taskflow.write_text(SHAPE_TASKFLOW, encoding="utf-8")
+        five = {"five_ours": FIVE_OURS, "five_http": FIVE_HTTP, "five_empty": FIVE_EMPTY}
+        for key, text in five.items():
+            (work / f"{key}.py").write_text(text, encoding="utf-8")
         env = child_env(work, PYTHONPYCACHEPREFIX=str(work / "pycache"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        files = {"example": EXAMPLE, "shape": shape, "taskflow": taskflow}
+        files = {"example": EXAMPLE, "shape": shape, "taskflow": taskflow} | {key: work / f"{key}.py" for key in five}
         for path in files.values():  # fill the bytecode cache
             run_worker([__file__, "--worker", str(path)], env, timeout=180)
         ms: dict[str, list[float]] = {key: [] for key in files}
         example_cpu: list[float] = []
         for index in range(rounds):
             keys = list(files)
-            for key in keys[index % 3 :] + keys[: index % 3]:  # rotate the order
+            for key in keys[index % len(keys) :] + keys[: index % len(keys)]:  # rotate the order
                 result = run_worker([__file__, "--worker", str(files[key])], env, timeout=120)
                 if not result["dags"]:
                     raise RuntimeError(f"{files[key].name} defined no DAG")
@@ -183,6 +319,8 @@ def measure(quick: bool) -> Report:
         example_modules = importtime_after_marker(EXAMPLE, env)
         shape_modules = importtime_after_marker(shape, env)
         taskflow_modules = importtime_after_marker(taskflow, env)
+        # The five-EmptyOperator twin imports what the example's shape imports (``dag``, EmptyOperator).
+        five_modules = {key: importtime_after_marker(files[key], env) for key in ("five_ours", "five_http")}
     example_ms, shape_ms, taskflow_ms = ms["example"], ms["shape"], ms["taskflow"]
     differences = [e - s for e, s in zip(example_ms, shape_ms, strict=True)]
     extra = median(differences)
@@ -223,8 +361,42 @@ def measure(quick: bool) -> Report:
         f"{len(beyond_taskflow)} beyond the @task shape's ({sum(beyond_taskflow.values()) / 1000:.1f} ms)",
     )
     report.note("largest self times among them: " + ", ".join(f"{name} {us / 1000:.1f} ms" for name, us in top))
+    add_five_task_figures(report, ms, five_modules, shape_modules)
     report.note(f"{rounds} rounds of fresh interpreters (order rotated); bytecode cached as in a deployment")
     return report
+
+
+def add_five_task_figures(
+    report: Report, ms: dict[str, list[float]], five_modules: dict[str, dict[str, int]], shape_modules: dict[str, int]
+) -> None:
+    """Ours and the http provider's five-task DAG, each over its EmptyOperator twin, and their ratio."""
+    extras: dict[str, float] = {}
+    labels = {"five_ours": "provider's operators and sensors", "five_http": "http provider's HttpOperator/HttpSensor"}
+    for key, label in labels.items():
+        differences = [t - e for t, e in zip(ms[key], ms["five_empty"], strict=True)]
+        extras[key] = median(differences)
+        only = {name: us for name, us in five_modules[key].items() if name not in shape_modules}
+        top = sorted(only.items(), key=lambda item: -item[1])[:4]
+        report.add(
+            f"five tasks, {label}: minus EmptyOperator twin",
+            extras[key],
+            "ms",
+            detail=f"load {median(ms[key]):.1f} ms; paired differences {[round(d, 1) for d in differences]}; "
+            f"{len(only)} modules beyond the twin's ({sum(only.values()) / 1000:.1f} ms self time), largest: "
+            + ", ".join(f"{name} {us / 1000:.1f} ms" for name, us in top),
+        )
+    report.add("five tasks, EmptyOperator twin load (after import airflow)", median(ms["five_empty"]), "ms",
+               detail=f"runs {[round(t, 1) for t in ms['five_empty']]}")  # fmt: skip
+    ours, theirs = extras["five_ours"], extras["five_http"]
+    ratio = ours / theirs if theirs > 0 else None
+    report.add(
+        "five tasks: ours / http extra parse cost",
+        ratio,
+        "x",
+        goal=f"<= {RATIO_GOAL:g}",
+        ok=ratio is not None and ratio <= RATIO_GOAL,
+        detail=f"{ours:.1f} ms vs {theirs:.1f} ms over the same EmptyOperator twin (medians of paired differences)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

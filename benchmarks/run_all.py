@@ -29,7 +29,7 @@ from _common import BENCH_DIR, PYTHON, machine_summary
 BENCHMARKS: dict[str, tuple[float, float]] = {
     "upload_memory": (150, 45),
     "upload_speed": (120, 40),
-    "parse_cost": (150, 45),
+    "parse_cost": (300, 150),
     "poll_cost": (90, 30),
     "trigger_scale": (330, 150),
     "download_memory": (150, 45),
