@@ -23,13 +23,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import certifi
 import requests
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook, conf, mask_secret
+from requests.utils import get_environ_proxies, select_proxy
+from urllib3.exceptions import ConnectTimeoutError, DecodeError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import SSLError as Urllib3SSLError
 
+from airflow_provider_riffusion.connection_form import legacy_field_behaviour, legacy_widgets
 from airflow_provider_riffusion.exceptions import (
     RiffusionError,
     RiffusionInputError,
     RiffusionNetworkError,
     error_chain,
 )
+from airflow_provider_riffusion.hooks import transfers
 from airflow_provider_riffusion.hooks.answers import MAX_ANSWER_BYTES, ApiCall, FailureKind, interpret, network_error
 from airflow_provider_riffusion.hooks.deadline import Alarm, DeadlineAdapter, answer_deadline, declared_length
 from airflow_provider_riffusion.services import Endpoint, require_id, sentence
@@ -162,15 +167,11 @@ class RiffusionHook(RiffusionBaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra fields of the connection form: the default account and the request timeout."""
-        from airflow_provider_riffusion.connection_form import legacy_widgets
-
         return legacy_widgets()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Relabel the token and base URL fields; hide the ones the API does not use."""
-        from airflow_provider_riffusion.connection_form import legacy_field_behaviour
-
         return legacy_field_behaviour()
 
     # -- the session --
@@ -294,8 +295,6 @@ class RiffusionHook(RiffusionBaseHook):
         :return: ``job_id`` (for the status endpoint), ``audio_upload_id`` (for compose),
             ``is_flagged``, ``file_name``, ``content_type``, ``bytes`` and ``sha256`` of what was sent.
         """
-        from airflow_provider_riffusion.hooks import transfers
-
         prepared = transfers.prepare(self, source, file_name, content_type, max_bytes, source_conn_id)
         try:
             return transfers.upload(self, prepared, user_id)
@@ -313,8 +312,6 @@ class RiffusionHook(RiffusionBaseHook):
     ) -> dict[str, Any]:
         """What :meth:`upload_audio` would send now, read but not sent: ``file_name``, ``content_type``,
         ``bytes`` and ``sha256``. A retried task compares it with its earlier upload before reattaching."""
-        from airflow_provider_riffusion.hooks import transfers
-
         prepared = transfers.prepare(self, source, file_name, content_type, max_bytes, source_conn_id)
         try:
             return prepared.fingerprint()
@@ -340,9 +337,9 @@ class RiffusionHook(RiffusionBaseHook):
 
         :return: ``song_id``, ``path``, ``format``, ``bytes``, ``sha256``, ``content_type``.
         """
-        from airflow_provider_riffusion.hooks.transfers import download
-
-        return download(self, song_id, destination, download_format, user_id, title=title, conn_id=destination_conn_id)
+        return transfers.download(
+            self, song_id, destination, download_format, user_id, title=title, conn_id=destination_conn_id
+        )
 
     def get_upload_status(self, job_id: str, user_id: str | None = None) -> dict[str, Any]:
         """The upload's processing status: ``job_id``, ``audio_upload_id``, ``status``, ``lyrics``,
@@ -557,8 +554,6 @@ def shared_ssl_context() -> ssl.SSLContext:
 
 def _environment_proxy(url: str) -> str | None:
     """The proxy ``requests`` would use for ``url`` (it reads the environment and NO_PROXY), or None."""
-    from requests.utils import get_environ_proxies, select_proxy
-
     return select_proxy(url, get_environ_proxies(url))
 
 
@@ -591,9 +586,6 @@ def _body(response: requests.Response, alarm: Alarm) -> Iterator[bytes]:
     urllib3's errors become requests' own, as ``iter_content`` would raise them. A body that ends
     because the alarm shut the socket is a timeout, never a complete file.
     """
-    from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
-    from urllib3.exceptions import SSLError as Urllib3SSLError
-
     raw = response.raw
     read1 = getattr(raw, "read1", None)  # urllib3 2; urllib3 1.26 reads whole chunks
     try:
@@ -633,8 +625,6 @@ def _too_slow(call: ApiCall, alarm: Alarm, attempt: int, *, stalled: bool) -> Ri
 
 def _kind(error: requests.RequestException) -> FailureKind:
     """Whether a connection was never made (nothing was sent), an answer did not come in time, or it broke."""
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
     if isinstance(error, requests.ConnectTimeout) or any(
         isinstance(inner, (NewConnectionError, ConnectTimeoutError)) for inner in error_chain(error)
     ):
