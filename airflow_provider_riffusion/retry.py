@@ -15,13 +15,16 @@ neither these rules nor Airflow's task retries can repeat it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
+
+import tenacity
 
 from airflow_provider_riffusion.exceptions import (
     RiffusionError,
@@ -29,9 +32,6 @@ from airflow_provider_riffusion.exceptions import (
     RiffusionRateLimitError,
     RiffusionTransientError,
 )
-
-if TYPE_CHECKING:
-    import tenacity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,7 +105,6 @@ class RetryPolicy:
 
     def _tenacity_kwargs(self, should_retry: Callable[[BaseException], bool], what: str, done: int = 0) -> dict:
         """tenacity's settings for this policy, for a loop that starts after ``done`` attempts already failed."""
-        import tenacity
 
         def wait(retry_state: tenacity.RetryCallState) -> float:
             error = retry_state.outcome.exception() if retry_state.outcome else None
@@ -125,8 +124,6 @@ class RetryPolicy:
 
     def retrying(self, should_retry: Callable[[BaseException], bool], what: str) -> tenacity.Retrying:
         """A tenacity loop for blocking calls."""
-        import tenacity
-
         return tenacity.Retrying(**self._tenacity_kwargs(should_retry, what))
 
     def call(self, attempt_once: Callable[[int], T], should_retry: Callable[[BaseException], bool], what: str) -> T:
@@ -146,10 +143,6 @@ class RetryPolicy:
         (``benchmarks/trigger_scale.py``). After a first failure, tenacity runs the rest with the
         numbering, backoff and log lines the sync loop gives the same attempts.
         """
-        import asyncio
-
-        import tenacity
-
         try:
             return await attempt_once(1)
         except Exception as error:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import ResumableJobMixin
 
+from airflow_provider_riffusion.exceptions import RiffusionStateError
 from airflow_provider_riffusion.operators._base import RiffusionBaseOperator
 from airflow_provider_riffusion.services import MISSING, Progress, json_kind
 
@@ -111,8 +112,6 @@ class DurableOperator(ResumableJobMixin, RiffusionBaseOperator):
 
     def stored_job(self, external_id: Any, context: Context) -> dict[str, Any]:
         """The stored job, once this release can read it; otherwise the fatal ``RiffusionStateError``."""
-        from airflow_provider_riffusion.exceptions import RiffusionStateError
-
         problem = stored_problem(external_id, {STATE_VERSION: self.state_shape})
         if problem is not None:
             raise RiffusionStateError.unreadable(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink
 
+from airflow_provider_riffusion.delivery import check_format
 from airflow_provider_riffusion.operators._base import fingerprint, stored_job_progress, try_number
 from airflow_provider_riffusion.operators._durable import IDS, STATE_VERSION, SUBMITTED, TEXT, DurableOperator
 from airflow_provider_riffusion.services import Progress, songs_progress, worst
@@ -55,8 +56,6 @@ class SongsJobOperator(DurableOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(timeout=timeout, **kwargs)
-        from airflow_provider_riffusion.delivery import check_format
-
         self.wait_for_slot = wait_for_slot
         self.download_to = download_to
         self.download_format = check_format(download_format)

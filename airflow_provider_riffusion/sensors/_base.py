@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
 
+from airflow_provider_riffusion.exceptions import RiffusionStateError
+from airflow_provider_riffusion.operators._durable import COUNT, TEXTS, stored_problem
+from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_riffusion.waits import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
     DEFAULT_POLL_INTERVAL,
@@ -155,9 +158,6 @@ def _carried(sensor: RiffusionBaseSensor, context: Context) -> tuple[int, dict[s
     kept = store.get(ERRORS_KEY) if store is not None else None
     if kept is None:
         return 0, {}
-    from airflow_provider_riffusion.exceptions import RiffusionStateError
-    from airflow_provider_riffusion.operators._durable import COUNT, TEXTS, stored_problem
-
     counts = {"try_number": COUNT, "errors": COUNT}
     problem = stored_problem(kept, {1: counts, POLL_STATE_VERSION: {**counts, "statuses": TEXTS}})
     if problem is not None:
@@ -170,8 +170,6 @@ def _carried(sensor: RiffusionBaseSensor, context: Context) -> tuple[int, dict[s
 
 def _checked_error_limit(task_id: str, mode: str, deferrable: bool, given: int | None) -> int:
     """``max_consecutive_errors``, refused where it cannot be honoured (reschedule mode before Airflow 3.3)."""
-    from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_3_PLUS
-
     if mode != "reschedule" or deferrable or AIRFLOW_V_3_3_PLUS:
         return DEFAULT_MAX_CONSECUTIVE_ERRORS if given is None else int(given)
     if given:
