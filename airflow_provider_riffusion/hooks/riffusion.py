@@ -110,10 +110,18 @@ class RiffusionBaseHook(BaseHook):
         return user_id or self.settings.user_id
 
     def request(
-        self, operation: str | Endpoint, user_id: str | None = None, *, json: Any = None, **arguments: Any
+        self,
+        operation: str | Endpoint,
+        user_id: str | None = None,
+        *,
+        json: Any = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        **arguments: Any,
     ) -> tuple[ApiCall, Endpoint]:
-        """The request of one of the service's operations (by name, or its ``Endpoint``); ids are checked here, so
-        no path ever sends ``?id=``."""
+        """The request of one of the service's operations (by name, or its ``Endpoint``): ``arguments`` fill its
+        path and query, ``json`` or a streamed ``body`` its body. Ids are checked here, so no path ever sends
+        ``?id=``, and the account is put where the endpoint wants it."""
         settings = self.settings
         if isinstance(operation, Endpoint):
             endpoint: Endpoint | None = operation
@@ -136,14 +144,12 @@ class RiffusionBaseHook(BaseHook):
             arguments[settings.service.ACCOUNT_PARAM] = account
         if account and endpoint.account == "body":
             json = {**(json or {}), settings.service.ACCOUNT_PARAM: account}
-        headers = arguments.pop("headers", None) or {}
-        body = arguments.pop("body", None)
-        call = ApiCall(endpoint, settings, settings.url(path), arguments, what, json, body, dict(headers))
+        call = ApiCall(endpoint, settings, settings.url(path), arguments, what, json, body, dict(headers or {}))
         return call, endpoint
 
     def body(self, operation: str, **fields: Any) -> dict[str, Any]:
         """A create call's JSON body, checked by the service before anything is sent."""
-        return self.settings.service.body(operation, {name: value for name, value in fields.items()})
+        return self.settings.service.body(operation, fields)
 
     def slots_of(self, free: Mapping[str, int], user_id: str | None) -> int:
         """Free job slots of the account (the task's, else the connection's), or of all accounts without one."""
