@@ -20,6 +20,7 @@ from airflow_provider_riffusion.exceptions import (
     RiffusionNotFoundError,
     RiffusionWaitTimeoutError,
 )
+from airflow_provider_riffusion.hooks import UsesRiffusionHook
 from airflow_provider_riffusion.services import Progress
 from airflow_provider_riffusion.waits import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
     from airflow.triggers.base import BaseTrigger
 
-    from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 
 T = TypeVar("T")
 
@@ -69,7 +69,7 @@ def stored_job_progress(log: Any, read: Callable[[], Progress]) -> Progress:
         return Progress.PENDING
 
 
-class RiffusionBaseOperator(BaseOperator):
+class RiffusionBaseOperator(UsesRiffusionHook, BaseOperator):
     """The hook (one HTTP session per task, closed when ``execute`` ends), and the wait settings."""
 
     def __init__(
@@ -98,15 +98,6 @@ class RiffusionBaseOperator(BaseOperator):
             )
         self.poll_interval = floored_interval(seconds(poll_interval), self.log, "poll_interval")
         self.max_consecutive_errors = max_consecutive_errors
-
-    @property
-    def hook(self) -> RiffusionHook:
-        """A hook per operator instance (and so one HTTP session for the task's calls)."""
-        if not hasattr(self, "_hook"):
-            from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
-
-            self._hook = RiffusionHook(riffusion_conn_id=self.riffusion_conn_id)
-        return self._hook
 
     def execute(self, context: Context) -> Any:
         try:

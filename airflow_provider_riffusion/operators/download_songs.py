@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_riffusion.exceptions import RiffusionInputError
+from airflow_provider_riffusion.hooks import UsesRiffusionHook
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 
 EXTRA_KEYS = ("song_id", "title", "job_id", "format", "bytes", "sha256")
 """What each asset event's ``extra`` holds: plain values (Airflow 2.11 needs them hashable)."""
 
 
-class DownloadSongsOperator(BaseOperator):
+class DownloadSongsOperator(UsesRiffusionHook, BaseOperator):
     """
     Store songs (``GET music/download``) in a folder or object store, with an asset event per file.
 
@@ -72,14 +72,6 @@ class DownloadSongsOperator(BaseOperator):
         self.destination_conn_id = destination_conn_id
         self.user_id = user_id
         self.riffusion_conn_id = riffusion_conn_id
-
-    @property
-    def hook(self) -> RiffusionHook:
-        if not hasattr(self, "_hook"):
-            from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
-
-            self._hook = RiffusionHook(riffusion_conn_id=self.riffusion_conn_id)
-        return self._hook
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_riffusion.hooks import UsesRiffusionHook
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class GenerateLyricsOperator(BaseOperator):
+class GenerateLyricsOperator(UsesRiffusionHook, BaseOperator):
     """
     Write lyrics for a prompt, or rework given ones.
 
@@ -43,12 +45,9 @@ class GenerateLyricsOperator(BaseOperator):
         self.riffusion_conn_id = riffusion_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
-
-        hook = RiffusionHook(riffusion_conn_id=self.riffusion_conn_id)
         try:
-            result = hook.generate_lyrics(self.prompt, lyrics=self.lyrics or None, user_id=self.user_id)
+            result = self.hook.generate_lyrics(self.prompt, lyrics=self.lyrics or None, user_id=self.user_id)
         finally:
-            hook.close()
+            self.hook.close()
         self.log.info("Lyrics (%d lines): %s", len(result["lyrics"].splitlines()), result["lyrics"][:200])
         return result

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_riffusion.exceptions import RiffusionStateError
+from airflow_provider_riffusion.hooks import UsesRiffusionHook
 from airflow_provider_riffusion.operators._durable import COUNT, TEXTS, stored_problem
 from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_riffusion.waits import (
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
     from airflow.triggers.base import BaseTrigger
 
-    from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 
 ERRORS_KEY = "riffusion_consecutive_errors"
 """Where a rescheduled sensor keeps what its next poke goes on from (the task state store, Airflow 3.3+): its
@@ -39,7 +39,7 @@ POLL_STATE_VERSION = 2
 ``errors``; version 2 adds ``statuses``."""
 
 
-class RiffusionBaseSensor(BaseSensorOperator):
+class RiffusionBaseSensor(UsesRiffusionHook, BaseSensorOperator):
     """Poke, reschedule or deferrable; subclasses say what is waited on, what the trigger is, and the event key."""
 
     event_key = "result"
@@ -60,15 +60,6 @@ class RiffusionBaseSensor(BaseSensorOperator):
         self.riffusion_conn_id = riffusion_conn_id
         self.max_consecutive_errors = _checked_error_limit(self.task_id, self.mode, deferrable, max_consecutive_errors)
         self.deferrable = deferrable
-
-    @property
-    def hook(self) -> RiffusionHook:
-        """A hook per sensor instance (and so one HTTP session for every poke of one ``execute``)."""
-        if not hasattr(self, "_hook"):
-            from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
-
-            self._hook = RiffusionHook(riffusion_conn_id=self.riffusion_conn_id)
-        return self._hook
 
     def waits(self) -> Wait[Any]:
         """What is waited on, as rendered for this try."""
