@@ -237,3 +237,19 @@ def test_a_bare_host_without_a_path_is_refused_with_the_uri_form_that_works() ->
     with pytest.raises(RiffusionConnectionConfigError) as excinfo:
         normalize_base_url("riffusion_default", "127.0.0.1", port=8765, schema="")
     assert_config_error(excinfo, "'127.0.0.1'", "riffusion://:TOKEN@host:port/path")
+
+
+@pytest.mark.parametrize("name", [None, "", "riffusion", " Riffusion "])
+def test_the_service_is_riffusion_unless_the_connection_names_another(name: str | None) -> None:
+    result = settings(None, {} if name is None else {"service": name})
+    assert result.service.NAME == "riffusion"
+    assert result.base_url == DEFAULT_BASE_URL
+
+
+def test_an_unknown_service_is_refused_naming_the_ones_there_are() -> None:
+    with pytest.raises(RiffusionConnectionConfigError) as raised:
+        settings(None, {"service": "suno"})
+    assert str(raised.value) == (
+        "Connection 'riffusion_default' service='suno' is not a service this provider knows: use one of riffusion "
+        "(or leave it empty for riffusion)."
+    )

@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_riffusion import exceptions as exc
 from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+from airflow_provider_riffusion.services import riffusion
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
 from tests.support import TOKEN, connection_json
 
@@ -291,3 +292,29 @@ def test_uri_form_connection_uses_the_public_default_host(monkeypatch: pytest.Mo
 
     assert settings.base_url == "https://api.useapi.net/v1/riffusion"
     assert settings.token == "tok-uri-123"
+
+
+def test_call_takes_an_operation_by_name_or_by_its_endpoint(emu: RiffusionEmulator) -> None:
+    """0.2.0's ``call(endpoint, ...)`` took an endpoint object: the service's ``ENDPOINTS`` entries still work."""
+    hook = RiffusionHook()
+    job_id = hook.create_compose("surf rock")["job_ids"][0]
+
+    by_name = hook.call("songs", id=job_id)
+    by_endpoint = hook.call(riffusion.ENDPOINTS["songs"], id=job_id)
+
+    assert [song["id"] for song in by_name] == [song["id"] for song in by_endpoint] and by_name
+    with pytest.raises(exc.RiffusionInputError, match="has no operation 'stems': use one of accounts, compose"):
+        hook.call("stems")
+
+
+def test_stop_job_frees_the_slot_and_a_second_stop_is_not_found(emu: RiffusionEmulator) -> None:
+    hook = RiffusionHook()
+    before = hook.free_slots()
+    job_id = hook.create_compose("surf rock")["job_ids"][0]
+    assert hook.free_slots() == before - 1
+
+    hook.stop_job(job_id)
+
+    assert hook.free_slots() == before
+    with pytest.raises(exc.RiffusionNotFoundError):
+        hook.stop_job(job_id)
