@@ -15,8 +15,9 @@ from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_riffusion.delivery import check_format
 from airflow_provider_riffusion.operators._base import fingerprint, stored_job_progress, try_number
-from airflow_provider_riffusion.operators._durable import IDS, STATE_VERSION, SUBMITTED, TEXT, DurableOperator
+from airflow_provider_riffusion.operators._durable import STATE_VERSION, SUBMITTED, DurableOperator
 from airflow_provider_riffusion.services import Progress, songs_progress, worst
+from airflow_provider_riffusion.state_store import IDS, TEXT
 from airflow_provider_riffusion.waits import DEFAULT_SONGS_TIMEOUT, SlotWait, SongsWait
 
 if TYPE_CHECKING:

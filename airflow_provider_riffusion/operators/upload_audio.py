@@ -7,16 +7,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_riffusion.operators._base import stored_job_progress, try_number
-from airflow_provider_riffusion.operators._durable import (
-    COUNT,
-    ID,
-    OPTIONAL_TEXT,
-    STATE_VERSION,
-    SUBMITTED,
-    TEXT,
-    DurableOperator,
-)
+from airflow_provider_riffusion.operators._durable import STATE_VERSION, SUBMITTED, DurableOperator
 from airflow_provider_riffusion.services import Progress
+from airflow_provider_riffusion.state_store import COUNT, ID, OPTIONAL_TEXT, TEXT
 from airflow_provider_riffusion.waits import DEFAULT_UPLOAD_TIMEOUT, UploadWait
 
 if TYPE_CHECKING:

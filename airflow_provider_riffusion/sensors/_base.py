@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnVa
 
 from airflow_provider_riffusion.exceptions import RiffusionStateError
 from airflow_provider_riffusion.hooks import UsesRiffusionHook
-from airflow_provider_riffusion.operators._durable import COUNT, TEXTS, stored_problem
+from airflow_provider_riffusion.state_store import COUNT, TEXTS, stored_problem
 from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_3_PLUS
 from airflow_provider_riffusion.waits import (
     DEFAULT_MAX_CONSECUTIVE_ERRORS,
