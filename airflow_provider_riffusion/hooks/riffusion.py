@@ -494,21 +494,35 @@ class _Pool:
 
     _open: ClassVar[dict[tuple[int, str, str], _Pool]] = {}
 
-    def __init__(self, key: tuple[int, str, str], session: aiohttp.ClientSession, proxy: str | None) -> None:
+    def __init__(
+        self,
+        key: tuple[int, str, str],
+        loop: asyncio.AbstractEventLoop,
+        session: aiohttp.ClientSession,
+        proxy: str | None,
+    ) -> None:
         self.key = key
+        self.loop = loop
         self.session = session
         self.proxy = proxy
         self.users = 0
 
     @classmethod
     async def acquire(cls, settings: RiffusionSettings) -> _Pool:
-        key = (id(asyncio.get_running_loop()), settings.base_url, hashlib.sha256(settings.token.encode()).hexdigest())
+        loop = asyncio.get_running_loop()
+        key = (id(loop), settings.base_url, hashlib.sha256(settings.token.encode()).hexdigest())
         pool = cls._open.get(key)
+        if pool is None or pool.loop is not loop:
+            # Pools of loops that ended without closing their hooks are unusable (and an ended loop's id can
+            # come back): forget them, rather than hand one out.
+            for stale in [old for old, kept in cls._open.items() if kept.loop is not loop and kept.loop.is_closed()]:
+                del cls._open[stale]
+            pool = cls._open.get(key)
         if pool is None:
             aiohttp = await asyncio.to_thread(importlib.import_module, "aiohttp")
             proxy = await asyncio.to_thread(_environment_proxy, settings.base_url)
             context = await asyncio.to_thread(shared_ssl_context)
-            pool = cls._open.get(key)  # another wait may have opened it meanwhile
+            pool = cls._open.get(key)  # another wait of this loop may have opened it meanwhile
             if pool is None:
                 size = conf.getint("riffusion", "triggerer_pool_size", fallback=DEFAULT_POOL_SIZE)
                 connector = aiohttp.TCPConnector(ssl=context, limit=max(1, size), keepalive_timeout=120)
@@ -517,7 +531,7 @@ class _Pool:
                 # attempt; the retry policy already retries reads, so the worker's door and this one count
                 # (and log) the same attempts. No public switch exists; the lock file pins aiohttp.
                 session._retry_connection = False
-                pool = cls._open[key] = _Pool(key, session, proxy)
+                pool = cls._open[key] = _Pool(key, loop, session, proxy)
         pool.users += 1
         return pool
 

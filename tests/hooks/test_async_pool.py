@@ -59,3 +59,25 @@ def test_a_hook_used_outside_its_context_says_how_to_open_it() -> None:
     hook = RiffusionAsyncHook()
     with pytest.raises(RuntimeError, match="async with"):
         _ = hook.settings
+
+
+def test_a_pool_left_by_an_ended_loop_is_never_reused(emu: RiffusionEmulator) -> None:
+    """A loop that ended without closing its waits' hooks leaves its pool behind; a later loop gets its own."""
+
+    async def leave_a_hook_open() -> int:
+        hook = RiffusionAsyncHook()
+        await hook.get_settings()
+        await hook.free_slots()
+        return id(asyncio.get_running_loop())
+
+    asyncio.run(leave_a_hook_open())
+    [left] = list(_Pool._open.values())
+
+    async def slots_from_the_pool_key_of_the_ended_loop() -> int:
+        loop = asyncio.get_running_loop()
+        _Pool._open[(id(loop), *left.key[1:])] = left  # as if the ended loop's id came back
+        async with RiffusionAsyncHook() as hook:
+            return await hook.free_slots()
+
+    assert asyncio.run(slots_from_the_pool_key_of_the_ended_loop()) == RiffusionHook().free_slots()
+    assert _Pool._open == {}
