@@ -121,7 +121,7 @@ def interpret(call: ApiCall, status: int, headers: Mapping[str, str], body: byte
         failure = error_from_response(status, text, call.what, attempt, redact=settings.redact)
         failure.retry_after = parse_retry_after(headers.get("Retry-After"))
         raise settings.scrub(failure)
-    if status == 204:  # No Content: the call succeeded and says nothing more
+    if status == 204 and call.endpoint.creates is None:  # No Content: done, nothing more to say
         return call.endpoint.normalize(None, call.params)
     try:
         return call.endpoint.normalize(decode_json(status, headers, body, call.what, settings.redact), call.params)

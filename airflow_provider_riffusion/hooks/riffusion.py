@@ -32,6 +32,7 @@ from airflow_provider_riffusion.exceptions import (
     RiffusionError,
     RiffusionInputError,
     RiffusionNetworkError,
+    RiffusionNotFoundError,
     error_chain,
 )
 from airflow_provider_riffusion.hooks import transfers
@@ -137,19 +138,27 @@ class RiffusionBaseHook(BaseHook):
             arguments[param] = require_id(name, arguments.get(param))
         what = endpoint.describe(**arguments)
         path = endpoint.route(arguments)
-        account = self.account(user_id) if endpoint.account else None
-        if account is not None and not isinstance(account, str):
-            raise RiffusionInputError(f"user_id must be a string, got {type(account).__name__}.")
-        if account and endpoint.account == "query":
-            arguments[settings.service.ACCOUNT_PARAM] = account
-        if account and endpoint.account == "body":
-            json = {**(json or {}), settings.service.ACCOUNT_PARAM: account}
+        key = settings.service.ACCOUNT_PARAM
+        if endpoint.account == "query" and (account := self.account(user_id)):
+            arguments[key] = account
+        if endpoint.account == "body" and (account := self.account(user_id or (json or {}).get(key))):
+            if not isinstance(account, str):
+                raise RiffusionInputError(f"{key} must be a string, got {type(account).__name__}.")
+            json = {**(json or {}), key: account}
         call = ApiCall(endpoint, settings, settings.url(path), arguments, what, json, body, dict(headers or {}))
         return call, endpoint
 
     def body(self, operation: str, **fields: Any) -> dict[str, Any]:
         """A create call's JSON body, checked by the service before anything is sent."""
         return self.settings.service.body(operation, fields)
+
+    def stopped(self, job_id: str, now: bool) -> bool:
+        """Log what stopping a job did, the same on both doors."""
+        if now:
+            self.log.info("Stopped tracking job %s: its slot is free.", job_id)
+        else:
+            self.log.info("Job %s no longer runs (finished, stopped before, or unknown): nothing to stop.", job_id)
+        return now
 
     def slots_of(self, free: Mapping[str, int], user_id: str | None) -> int:
         """Free job slots of the account (the task's, else the connection's), or of all accounts without one."""
@@ -389,11 +398,15 @@ class RiffusionHook(RiffusionBaseHook):
         """Free job slots (``GET scheduler/available``): of ``user_id`` (else the connection's), or of all accounts."""
         return self.slots_of(self.call("slots")["free"], user_id)
 
-    def stop_job(self, job_id: str) -> None:
+    def stop_job(self, job_id: str) -> bool:
         """Stop tracking a running job (``DELETE scheduler/{job_id}``), which frees its account's slot; the job
-        may still finish upstream. A job that no longer runs is ``RiffusionNotFoundError`` (HTTP 404)."""
-        self.call("stop_job", job_id=job_id)
-        self.log.info("Stopped tracking job %s: its slot is free.", job_id)
+        may still finish upstream. True once stopped; False when the job no longer runs (HTTP 404: finished,
+        stopped before, or unknown), so a retry whose first attempt's answer was lost is no error."""
+        try:
+            self.call("stop_job", job_id=job_id)
+        except RiffusionNotFoundError:
+            return self.stopped(job_id, False)
+        return self.stopped(job_id, True)
 
     def test_connection(self) -> tuple[bool, str]:
         """One authenticated GET (accounts) for the UI's Test button; never raises."""
@@ -458,7 +471,11 @@ class RiffusionAsyncHook(RiffusionBaseHook):
         await self.get_settings()
         call, endpoint = self.request(operation, user_id, **arguments)
         if self._pool is None:
-            self._pool = await _Pool.acquire(self.settings)
+            pool = await _Pool.acquire(self.settings)
+            if self._pool is None:
+                self._pool = pool
+            else:  # another call of this hook acquired it meanwhile
+                await pool.release()
         pool = self._pool
         return await self.settings.retry.call_async(
             lambda attempt: pool.send(call, attempt), endpoint.should_retry, call.what
@@ -476,9 +493,13 @@ class RiffusionAsyncHook(RiffusionBaseHook):
         """As :meth:`RiffusionHook.free_slots`: the default account is applied by the same rule."""
         return self.slots_of((await self.call("slots"))["free"], user_id)
 
-    async def stop_job(self, job_id: str) -> None:
+    async def stop_job(self, job_id: str) -> bool:
         """As :meth:`RiffusionHook.stop_job`."""
-        await self.call("stop_job", job_id=job_id)
+        try:
+            await self.call("stop_job", job_id=job_id)
+        except RiffusionNotFoundError:
+            return self.stopped(job_id, False)
+        return self.stopped(job_id, True)
 
 
 class _Pool:
@@ -500,10 +521,14 @@ class _Pool:
         loop: asyncio.AbstractEventLoop,
         session: aiohttp.ClientSession,
         proxy: str | None,
+        size: int,
     ) -> None:
         self.key = key
         self.loop = loop
         self.session = session
+        self.turns = asyncio.Semaphore(size)
+        """One turn per connection: a poll waits here for a free connection, and its ``timeout`` (the API's
+        time to answer) starts only once it has one, so a busy pool never reads as a slow API."""
         self.proxy = proxy
         self.users = 0
 
@@ -524,14 +549,14 @@ class _Pool:
             context = await asyncio.to_thread(shared_ssl_context)
             pool = cls._open.get(key)  # another wait of this loop may have opened it meanwhile
             if pool is None:
-                size = conf.getint("riffusion", "triggerer_pool_size", fallback=DEFAULT_POOL_SIZE)
-                connector = aiohttp.TCPConnector(ssl=context, limit=max(1, size), keepalive_timeout=120)
+                size = max(1, conf.getint("riffusion", "triggerer_pool_size", fallback=DEFAULT_POOL_SIZE))
+                connector = aiohttp.TCPConnector(ssl=context, limit=size, keepalive_timeout=120)
                 session = aiohttp.ClientSession(headers=settings.headers(), connector=connector)
                 # aiohttp resends an idempotent request once when a kept-alive connection drops, inside one
                 # attempt; the retry policy already retries reads, so the worker's door and this one count
                 # (and log) the same attempts. No public switch exists; the lock file pins aiohttp.
                 session._retry_connection = False
-                pool = cls._open[key] = _Pool(key, loop, session, proxy)
+                pool = cls._open[key] = _Pool(key, loop, session, proxy, size)
         pool.users += 1
         return pool
 
@@ -546,15 +571,18 @@ class _Pool:
         import aiohttp
 
         try:
-            async with self.session.request(
-                call.method,
-                call.url,
-                params=call.params,
-                json=call.json,
-                headers=call.headers,
-                proxy=self.proxy,
-                timeout=aiohttp.ClientTimeout(total=call.settings.timeout),
-            ) as response:
+            async with (
+                self.turns,
+                self.session.request(
+                    call.method,
+                    call.url,
+                    params=call.params,
+                    json=call.json,
+                    headers=call.headers,
+                    proxy=self.proxy,
+                    timeout=aiohttp.ClientTimeout(total=call.settings.timeout),
+                ) as response,
+            ):
                 body = call.settings.redact_bytes(await _read_capped_async(response.content))
                 status, headers = response.status, response.headers
         except aiohttp.ServerDisconnectedError:  # in http.client's words, as the worker's door reports it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -307,14 +308,53 @@ def test_call_takes_an_operation_by_name_or_by_its_endpoint(emu: RiffusionEmulat
         hook.call("stems")
 
 
-def test_stop_job_frees_the_slot_and_a_second_stop_is_not_found(emu: RiffusionEmulator) -> None:
+def test_stop_job_frees_the_slot_and_a_second_stop_has_nothing_to_stop(emu: RiffusionEmulator) -> None:
     hook = RiffusionHook()
     before = hook.free_slots()
     job_id = hook.create_compose("surf rock")["job_ids"][0]
     assert hook.free_slots() == before - 1
 
-    hook.stop_job(job_id)
-
+    assert hook.stop_job(job_id) is True
     assert hook.free_slots() == before
-    with pytest.raises(exc.RiffusionNotFoundError):
-        hook.stop_job(job_id)
+    assert hook.stop_job(job_id) is False  # 404: the job no longer runs (a retry after a lost answer, too)
+    assert [r["status"] for r in emu.requests if r["method"] == "DELETE"] == [204, 404]
+
+
+def test_the_endpoint_names_0_2_0_documented_still_work_with_a_deprecation(emu: RiffusionEmulator) -> None:
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    hook = RiffusionHook()
+    job_id = hook.create_compose("surf rock")["job_ids"][0]
+    with pytest.warns(AirflowProviderDeprecationWarning, match=r"call hook.call\('songs', ...\) instead"):
+        from airflow_provider_riffusion.client.endpoints import SONGS
+
+    assert hook.call(SONGS, id=job_id) == hook.call("songs", id=job_id)
+
+
+def test_a_204_to_a_create_call_is_unconfirmed_never_retried(emu: RiffusionEmulator) -> None:
+    """No Content is an answer only a call that creates nothing may give: songs may have been started."""
+    emu.inject(Fault(method="POST", path="music/create-compose", kind="status", status=204, times=5))
+
+    with pytest.raises(exc.RiffusionUnconfirmedError, match="Songs may have been started") as raised:
+        RiffusionHook().create_compose("surf rock")
+
+    assert isinstance(raised.value, AirflowFailException)
+    assert [r["status"] for r in emu.requests if r["method"] == "POST"] == [204]
+
+
+def test_the_account_a_call_names_wins_over_the_connections_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The account goes where the endpoint wants it: named by the call (also inside a 0.2.0-style body), else the
+    connection's. Each compose takes a slot of the account it ran on (the emulator's running jobs)."""
+    with RiffusionEmulator(token=TOKEN, user_ids=("acct-1", "acct-2"), pending_polls=0, song_polls=0) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url, user_id="acct-2"))
+        hook = RiffusionHook()
+
+        def used_by(compose: Any) -> list[str]:
+            before = {account: hook.free_slots(account) for account in ("acct-1", "acct-2")}
+            compose()
+            return [account for account, free in before.items() if hook.free_slots(account) < free]
+
+        in_body = {"prompt_1": "surf rock", "user_id": "acct-1"}
+        assert used_by(lambda: hook.call("compose", json=in_body)) == ["acct-1"]
+        assert used_by(lambda: hook.create_compose("surf rock", user_id="acct-1")) == ["acct-1"]
+        assert used_by(lambda: hook.create_compose("surf rock")) == ["acct-2"]
