@@ -7,9 +7,6 @@ refuse the certificate at once, with the same one-line message, before any reque
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,58 +17,9 @@ from airflow_provider_riffusion.exceptions import RiffusionConnectionConfigError
 from airflow_provider_riffusion.hooks import riffusion as hook_module
 from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 from airflow_provider_riffusion.testing import RiffusionEmulator
+from airflow_provider_riffusion.testing.tls import write_ca_and_certificate
 from airflow_provider_riffusion.triggers.riffusion import UploadCompletedTrigger, result_from_event
 from tests.support import TOKEN, connection_json, one_event
-
-
-def _write_ca_and_server_certificate(folder: Path) -> tuple[Path, Path, Path]:
-    """A CA, and a server certificate for 127.0.0.1 signed by it: (ca.pem, server.pem, server.key)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "riffusion test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-        )  # digital signature, certificate and CRL signing
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_pem, server_pem, key_pem = folder / "ca.pem", folder / "server.pem", folder / "server.key"
-    ca_pem.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    server_pem.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    key_pem.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return ca_pem, server_pem, key_pem
 
 
 class HttpsApi(NamedTuple):
@@ -82,16 +30,15 @@ class HttpsApi(NamedTuple):
 @pytest.fixture
 def https_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpsApi]:
     """An HTTPS emulator behind ``riffusion_default``, and the CA that signed its certificate."""
-    ca_pem, server_pem, key_pem = _write_ca_and_server_certificate(tmp_path)
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(server_pem, key_pem)
+    files = write_ca_and_certificate(tmp_path, "riffusion test CA")
+    server_context = files.server_context()
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     hook_module.shared_ssl_context.cache_clear()  # one context per process: made again for this test
     try:
         with RiffusionEmulator(token=TOKEN, ssl_context=server_context) as emulator:
             monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emulator.base_url))
-            yield HttpsApi(emulator, ca_pem)
+            yield HttpsApi(emulator, files.ca)
     finally:
         hook_module.shared_ssl_context.cache_clear()
 
