@@ -230,19 +230,8 @@ class RiffusionHook(RiffusionBaseHook):
         """
         settings = call.settings
         try:
-            with answer_deadline(settings.timeout) as alarm:
-                response = self.session.request(
-                    call.method,
-                    call.url,
-                    params=call.params,
-                    json=call.json,
-                    data=call.body,
-                    headers=call.headers,
-                    timeout=settings.timeout,
-                    stream=True,
-                )
-                with response:
-                    body = settings.redact_bytes(_read_capped(response))
+            with answer_deadline(settings.timeout) as alarm, self._response(call) as response:
+                body = settings.redact_bytes(_read_capped(response))
         except SourceReadError as error:
             raise settings.scrub(error.riffusion_error(call.what, attempt)) from None
         except requests.RequestException as error:
@@ -252,6 +241,19 @@ class RiffusionHook(RiffusionBaseHook):
         # collection); without the response in it, closing the session closes its socket at once.
         del response
         return interpret(call, status, headers, body, attempt)
+
+    def _response(self, call: ApiCall) -> requests.Response:
+        """The request sent and the answer's headers in; its body is read by the caller, as it arrives."""
+        return self.session.request(
+            call.method,
+            call.url,
+            params=call.params,
+            json=call.json,
+            data=call.body,
+            headers=call.headers,
+            timeout=call.settings.timeout,
+            stream=True,
+        )
 
     def stream(self, call: ApiCall, consume: Callable[[Any, Iterator[bytes]], T], attempt: int = 1) -> T:
         """A file's answer (a download), handed to ``consume`` chunk by chunk; an error answer raises as any other.
@@ -264,20 +266,11 @@ class RiffusionHook(RiffusionBaseHook):
         """
         settings = call.settings
         try:
-            with answer_deadline(settings.timeout) as alarm:
-                response = self.session.request(
-                    call.method,
-                    call.url,
-                    params=call.params,
-                    headers=call.headers,
-                    timeout=settings.timeout,
-                    stream=True,
-                )
-                with response:
-                    if 200 <= response.status_code < 300:
-                        alarm.pace(settings.download_min_rate, declared_length(response.headers))
-                        return consume(response.headers, _body(response, alarm))
-                    body = settings.redact_bytes(_read_capped(response))
+            with answer_deadline(settings.timeout) as alarm, self._response(call) as response:
+                if 200 <= response.status_code < 300:
+                    alarm.pace(settings.download_min_rate, declared_length(response.headers))
+                    return consume(response.headers, _body(response, alarm))
+                body = settings.redact_bytes(_read_capped(response))
         except requests.RequestException as error:
             if alarm.rate and (alarm.fired or isinstance(error, requests.Timeout)):
                 raise settings.scrub(_too_slow(call, alarm, attempt, stalled=not alarm.fired)) from None

@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_riffusion.exceptions import RiffusionInputError
 from airflow_provider_riffusion.hooks import UsesRiffusionHook
+from airflow_provider_riffusion.services import RENDERED_NOTHING
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -106,7 +107,7 @@ def songs_to_fetch(songs: Any) -> list[dict[str, Any]]:
     for song in songs:
         song = song if isinstance(song, dict) else {"id": song}
         song_id = song.get("id")
-        if not isinstance(song_id, str) or song_id.strip() in ("", "None", "null"):
+        if not isinstance(song_id, str) or song_id.strip() in RENDERED_NOTHING:
             raise RiffusionInputError(
                 f"a song has no id (a {type(song).__name__} with keys {shown(sorted(map(str, song)))}): "
                 "pass songs as the compose or SongsCompletedSensor returned them, or song ids."

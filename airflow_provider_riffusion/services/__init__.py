@@ -33,7 +33,7 @@ MAX_KEPT_RESPONSE_BYTES = 64 * 1024
 """A raw answer kept in an output (``response``) as it came, up to this size of JSON: outputs go to
 XCom and trigger events to the metadata database, so a larger one is replaced by a note."""
 
-_RENDERED_NOTHING = ("", "None", "null")
+RENDERED_NOTHING = ("", "None", "null")
 """What ``{{ ti.xcom_pull(...) }}`` renders to when the upstream value is missing."""
 
 
@@ -117,7 +117,7 @@ def get_service(name: str | None) -> Service:
 def require_id(name: str, value: Any) -> str:
     """An id that a template may have rendered to nothing must be caught before it becomes ``?id=``."""
     text = "" if value is None else str(value).strip()
-    if text in _RENDERED_NOTHING:
+    if text in RENDERED_NOTHING:
         raise RiffusionInputError(
             f"{name} is empty ({value!r}): the template probably rendered to nothing. Pass the "
             f"upstream task's output, e.g. upload.output['{name}']."

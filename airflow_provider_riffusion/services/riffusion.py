@@ -18,6 +18,7 @@ from airflow_provider_riffusion import retry
 from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionModerationError, RiffusionResponseError
 from airflow_provider_riffusion.services import (
     MISSING,
+    RENDERED_NOTHING,
     Endpoint,
     Progress,
     answer_id,
@@ -96,8 +97,6 @@ COMPOSE_INT_RANGES: dict[str, tuple[int, int]] = {
 """Every integer field of the request, by its Python argument name, with its inclusive range."""
 
 _API_NAMES = {"max_jobs": "maxJobs", "reply_url": "replyUrl", "reply_ref": "replyRef"}
-_RENDERED_NOTHING = ("", "None", "null")
-"""What ``{{ ti.xcom_pull(...) }}`` renders to when the upstream value is missing."""
 
 
 def build_compose_payload(
@@ -136,7 +135,7 @@ def build_compose_payload(
             raise RiffusionInputError(f"{name} must be a string, got {type(value).__name__}.")
         if name in ("reply_url", "reply_ref") and len(value) > MAX_REPLY_LENGTH:
             raise RiffusionInputError(f"{name} is {len(value)} characters; the API takes at most 1024.")
-        if name == "audio_upload_id" and value.strip() in _RENDERED_NOTHING:
+        if name == "audio_upload_id" and value.strip() in RENDERED_NOTHING:
             raise RiffusionInputError(
                 f"audio_upload_id is empty ({value!r}: a template rendered to nothing?): pass the upload's "
                 "output['audio_upload_id'], or leave it None for a prompt-only song."
