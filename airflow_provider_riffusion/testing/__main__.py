@@ -1,7 +1,7 @@
 """Command line: ``python -m airflow_provider_riffusion.testing --port 8765`` serves the emulator until stopped.
 
-Prints where it listens (never the token), writes the base URL to ``--ready-file`` once listening so
-scripts can wait for it, and exits 0 on SIGINT or SIGTERM.
+Both services are served; ``--service`` picks whose base URL is printed and written to ``--ready-file``
+(once listening, so scripts can wait for it). Never prints the token; exits 0 on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 
 from airflow_provider_riffusion.testing.emulator import RiffusionEmulator
+from airflow_provider_riffusion.testing.flowmusic_state import DEFAULT_EMAILS
+from airflow_provider_riffusion.testing.paths import RIFFUSION, SERVICES
 from airflow_provider_riffusion.testing.state import COMPOSE_SHAPES, REVISIONS
 
 TOKEN_ENV = "RIFFUSION_EMULATOR_TOKEN"
@@ -25,7 +27,7 @@ DEFAULT_TOKEN = "emulator-token"
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m airflow_provider_riffusion.testing",
-        description="Serve a local emulator of the useapi.net Riffusion API on 127.0.0.1.",
+        description="Serve a local emulator of the useapi.net Riffusion and Flow Music APIs on 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0 picks a free one; default 8765)")
     parser.add_argument("--revision", choices=REVISIONS, default="2025-02-25", help="API revision to emulate")
@@ -36,6 +38,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--user-id", dest="user_ids", action="append", default=None, help="an account id (repeat for several)"
+    )
+    parser.add_argument(
+        "--service", choices=SERVICES, default=RIFFUSION, help="the service whose base URL is printed (both are served)"
+    )
+    parser.add_argument(
+        "--email", dest="emails", action="append", default=None, help="a Flow Music account email (repeat for several)"
     )
     parser.add_argument("--pending-polls", type=int, default=1, help="status GETs answered 'pending' per upload")
     parser.add_argument("--pending-seconds", type=float, default=0.0, help="seconds an upload stays 'pending'")
@@ -74,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             song_polls=args.song_polls,
             compose_shape=args.compose_shape,
             port=args.port,
+            service=args.service,
+            emails=tuple(args.emails) if args.emails else DEFAULT_EMAILS,
         )
         emulator.start()
     except (ValueError, OSError) as error:
@@ -88,10 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        print(
-            f"Riffusion emulator listening on {emulator.base_url} (revision {args.revision}, token {token_source})",
-            flush=True,
-        )
+        served = f"revision {args.revision}" if args.service == RIFFUSION else f"service {args.service}"
+        print(f"Riffusion emulator listening on {emulator.base_url} ({served}, token {token_source})", flush=True)
         if args.ready_file is not None:
             write_ready_file(args.ready_file, emulator.base_url)
         while not stopping.wait(0.5):

@@ -1,7 +1,8 @@
 """The WSGI application: routing, authorization, fault injection and the control endpoints.
 
-Imported only when a server starts (it needs werkzeug). The API's endpoints live in
-``routes.py``; misbehaviour on request in ``fault_answers.py``.
+Imported only when a server starts (it needs werkzeug). One server answers both services: Riffusion under
+``/v1/riffusion`` (endpoints in ``routes.py``), Flow Music under ``/v1/flowmusic`` and its public clip files
+under ``/_public/flowmusic`` (``flowmusic_routes.py``); misbehaviour on request in ``fault_answers.py``.
 """
 
 from __future__ import annotations
@@ -9,20 +10,34 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from werkzeug.wrappers import Request, Response
 
 from airflow_provider_riffusion.testing.fault_answers import fault_answer
 from airflow_provider_riffusion.testing.faults import Fault
-from airflow_provider_riffusion.testing.http import API_PREFIX, ApiError, json_response, not_found
+from airflow_provider_riffusion.testing.flowmusic_routes import FlowMusicRoutes
+from airflow_provider_riffusion.testing.http import ApiError, json_response, not_found
+from airflow_provider_riffusion.testing.paths import FLOWMUSIC, PUBLIC_PREFIX, SERVICE_PREFIXES
 from airflow_provider_riffusion.testing.routes import ApiRoutes
-from airflow_provider_riffusion.testing.state import ACCOUNT_ERROR_MESSAGE, EmulatorState
+from airflow_provider_riffusion.testing.state import EmulatorState
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 CONTROL_PREFIX = "/_emulator"
+
+
+class Target(NamedTuple):
+    """Which service a request is for, and its path relative to that service's base (what faults match).
+
+    A public clip file's relative path is its whole path without the leading slash
+    (``_public/flowmusic/<clip>.wav``), so it can never be mistaken for an API path.
+    """
+
+    service: str
+    relative: str
+    public: bool = False
 
 
 class EmulatorApp:
@@ -31,6 +46,7 @@ class EmulatorApp:
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
         self.routes = ApiRoutes(state)
+        self.flowmusic = FlowMusicRoutes(state)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
@@ -47,16 +63,18 @@ class EmulatorApp:
             self.state.note_connection(connection_id)
         query = {key: request.args[key] for key in request.args}
         status = 0
-        relative = self.relative_path(request.path)
-        fault = self.state.faults.take(request.method, relative) if relative is not None else None
+        target = self.target(request.path)
+        fault = self.state.faults.take(request.method, target.relative, target.service) if target else None
         if fault is not None and not fault.answers:
             # Logged before the fault stalls or cuts the connection: the client gets no answer (status 0).
             self.state.note_request(request.method, request.path, query, 0)
         try:
             if fault is not None:
-                response = fault_answer(fault, request, self.state, lambda: self.answer(request, relative))
+                response = fault_answer(
+                    fault, request, self.state, lambda: self.answer(request, target), target.service if target else None
+                )
             else:
-                response = self.answer(request, relative)
+                response = self.answer(request, target)
             status = response.status_code
             return response
         finally:
@@ -64,26 +82,34 @@ class EmulatorApp:
             if fault is None or fault.answers:
                 self.state.note_request(request.method, request.path, query, status)
 
-    def answer(self, request: Request, relative: str | None) -> Response:
+    def answer(self, request: Request, target: Target | None) -> Response:
         """The endpoint's answer, errors included."""
         try:
-            return self.dispatch(request, relative)
+            return self.dispatch(request, target)
         except ApiError as error:
             return json_response(error.status, error.body, error.headers)
 
     @staticmethod
-    def relative_path(path: str) -> str | None:
-        """``/v1/riffusion/music/`` -> ``music``; ``None`` outside the API."""
-        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-            return path[len(API_PREFIX) :].strip("/")
+    def target(path: str) -> Target | None:
+        """``/v1/riffusion/music/`` -> (riffusion, ``music``); ``None`` outside every service."""
+        for service, prefix in SERVICE_PREFIXES.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return Target(service, path[len(prefix) :].strip("/"))
+        if path.startswith(PUBLIC_PREFIX + "/"):
+            return Target(FLOWMUSIC, path.strip("/"), public=True)
         return None
 
-    def dispatch(self, request: Request, relative: str | None) -> Response:
-        if relative is None:
+    def dispatch(self, request: Request, target: Target | None) -> Response:
+        if target is None:
             raise not_found(f"No such endpoint: {request.path}")
+        if target.public:  # a CDN's file: no token, and no account behind it
+            return self.flowmusic.public_file(request, target.relative)
         self.authorize(request)
         if self.state.settings.account_error:
-            raise ApiError(596, {"error": ACCOUNT_ERROR_MESSAGE})
+            raise ApiError(596, self.state.account_error_body(target.service, request.args.get("email")))
+        if target.service == FLOWMUSIC:
+            return self.flowmusic.dispatch(request, target.relative)
+        relative = target.relative
         handler = self.routes.table.get((request.method, relative))
         if handler is not None:
             return handler(request)

@@ -1,4 +1,5 @@
-"""``RiffusionEmulator``: the useapi.net Riffusion API as a real HTTP server on 127.0.0.1, for tests.
+"""``RiffusionEmulator``: the useapi.net Riffusion API, and its successor Flow Music API v1, as one real HTTP
+server on 127.0.0.1, for tests.
 
 werkzeug is imported only in ``start()``, so importing this module (and the testing package) stays cheap.
 """
@@ -11,6 +12,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_riffusion.testing.faults import Fault
+from airflow_provider_riffusion.testing.flowmusic_state import DEFAULT_EMAILS
+from airflow_provider_riffusion.testing.paths import RIFFUSION, SERVICE_PREFIXES, SERVICES
 from airflow_provider_riffusion.testing.state import EmulatorState, Settings, UploadRecord
 
 if TYPE_CHECKING:
@@ -33,7 +36,11 @@ class _Setting:
 
 
 class RiffusionEmulator:
-    """A fake useapi.net Riffusion API server; use as a context manager, or call ``start()``/``stop()``.
+    """A fake useapi.net Riffusion and Flow Music API server; use as a context manager, or ``start()``/``stop()``.
+
+    Both services are always served, Riffusion under ``/v1/riffusion`` and Flow Music under ``/v1/flowmusic``
+    (``flowmusic_routes.py`` tells its rules); ``service`` picks which one ``base_url`` names. ``user_ids``
+    are Riffusion's accounts, ``emails`` Flow Music's.
 
     ``revision`` selects the upload and status response shapes ("2025-02-17" or "2025-02-25");
     ``compose_shape`` selects the create-compose answer ("jobs" or "job_id"). Uploads answer "pending"
@@ -54,12 +61,24 @@ class RiffusionEmulator:
         compose_shape: str = "jobs",
         port: int = 0,
         ssl_context: ssl.SSLContext | None = None,
+        service: str = RIFFUSION,
+        emails: Sequence[str] = DEFAULT_EMAILS,
     ) -> None:
         if isinstance(user_ids, str):
             raise ValueError("user_ids must be a sequence of account ids, not one string")
+        if isinstance(emails, str):
+            raise ValueError("emails must be a sequence of account emails, not one string")
+        if service not in SERVICES:
+            raise ValueError(f"service must be one of {', '.join(SERVICES)}; got {service!r}")
+        self._service = service
         settings = Settings()
         self._state = EmulatorState(
-            revision=revision, token=token, user_ids=tuple(user_ids), compose_shape=compose_shape, settings=settings
+            revision=revision,
+            token=token,
+            user_ids=tuple(user_ids),
+            compose_shape=compose_shape,
+            settings=settings,
+            emails=tuple(emails),
         )
         self._state.update_settings(
             {"pending_polls": pending_polls, "pending_seconds": pending_seconds, "song_polls": song_polls}
@@ -76,7 +95,7 @@ class RiffusionEmulator:
         if self._server is not None:
             raise RuntimeError("the Riffusion emulator is already running")
         try:
-            from airflow_provider_riffusion.testing.app import API_PREFIX, EmulatorApp
+            from airflow_provider_riffusion.testing.app import EmulatorApp
             from airflow_provider_riffusion.testing.server import ServerThread
         except ModuleNotFoundError as error:
             if error.name != "werkzeug":
@@ -89,7 +108,7 @@ class RiffusionEmulator:
         self._state.stopping.clear()
         server = ServerThread(EmulatorApp(self._state), self._requested_port, self._ssl_context)
         scheme = "http" if self._ssl_context is None else "https"
-        self._state.base_url = f"{scheme}://127.0.0.1:{server.port}{API_PREFIX}"
+        self._state.listening(f"{scheme}://127.0.0.1:{server.port}")
         server.start()
         self._server = server
         return self
@@ -111,8 +130,8 @@ class RiffusionEmulator:
         self.stop()
 
     def __repr__(self) -> str:  # never shows the token
-        where = self._state.base_url if self._server is not None else "stopped"
-        return f"<RiffusionEmulator revision={self.revision} {where}>"
+        where = self.base_url if self._server is not None else "stopped"
+        return f"<RiffusionEmulator revision={self.revision} service={self.service} {where}>"
 
     # Where it listens -----------------------------------------------------------------------------
     def _running(self) -> ServerThread:
@@ -126,9 +145,9 @@ class RiffusionEmulator:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>/v1/riffusion`` (``https`` with TLS), without a trailing slash."""
+        """``http://127.0.0.1:<port>/v1/<service>`` (``https`` with TLS), without a trailing slash."""
         self._running()
-        return self._state.base_url
+        return self._state.origin + SERVICE_PREFIXES[self._service]
 
     # Fixed configuration --------------------------------------------------------------------------
     @property
@@ -140,8 +159,18 @@ class RiffusionEmulator:
         return self._state.token
 
     @property
+    def service(self) -> str:
+        """The service ``base_url`` names (``riffusion`` or ``flowmusic``); the server answers both."""
+        return self._service
+
+    @property
     def user_ids(self) -> tuple[str, ...]:
         return self._state.user_ids
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        """Flow Music's account emails."""
+        return self._state.emails
 
     @property
     def compose_shape(self) -> str:
@@ -150,7 +179,7 @@ class RiffusionEmulator:
     # What it saw ----------------------------------------------------------------------------------
     @property
     def uploads(self) -> list[UploadRecord]:
-        """Completed uploads, oldest first (a snapshot)."""
+        """Completed uploads of both services, oldest first (a snapshot); ``service`` tells them apart."""
         return self._state.upload_records()
 
     @property
@@ -161,7 +190,10 @@ class RiffusionEmulator:
 
     @property
     def downloads(self) -> list[dict[str, Any]]:
-        """Every download served: ``{"song_id", "format", "bytes"}``, oldest first."""
+        """Every download served: ``{"song_id", "format", "bytes", "service", "authorization"}``, oldest first.
+
+        ``authorization``: whether the request carried an Authorization header (Flow Music's public wav and
+        m4a need none; the API's downloads cannot be had without one)."""
         with self._state.lock:
             return [dict(entry) for entry in self._state.downloads]
 
@@ -192,7 +224,14 @@ class RiffusionEmulator:
     free_slots = _Setting()
     """Job slots of each account besides its running jobs (default 3): each compose or prompt takes one until
     GET music reports one of its songs finished, or DELETE scheduler/{job_id}; at 0 or below free, compose and
-    prompt answer 429."""
+    prompt answer 429. On Flow Music it is each account's ``maxJobs``: a job holds a slot until it ends or
+    DELETE jobs/{jobid}."""
+    flowmusic_retry_after = _Setting()
+    """Seconds in the ``Retry-After`` of Flow Music's 429 (default None: no header)."""
+    flowmusic_jobs_shape = _Setting()
+    """The shape of Flow Music's ``GET jobs``: ``accounts`` (default) or ``list``."""
+    flowmusic_credits_per_job = _Setting()
+    """Credits each Flow Music ``POST music`` costs (default 20; every account starts with 1000)."""
 
     # Test controls --------------------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:
@@ -202,5 +241,6 @@ class RiffusionEmulator:
         self._state.faults.add(fault)
 
     def reset(self) -> None:
-        """Forget uploads, songs, running jobs, requests, seen connections and pending faults; settings are kept."""
+        """Forget uploads, songs, running jobs, requests, seen connections and pending faults, and Flow Music's
+        assets, jobs and spent credits; settings are kept."""
         self._state.reset()

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from airflow_provider_riffusion.testing.faults import Fault
 from airflow_provider_riffusion.testing.http import abort_connection, json_response, status_line
-from airflow_provider_riffusion.testing.state import ACCOUNT_ERROR_MESSAGE, EmulatorState
+from airflow_provider_riffusion.testing.state import EmulatorState
 
 DROP_AFTER = 64 * 1024
 """How much of a body a ``drop`` fault reads before cutting the connection."""
@@ -31,8 +31,14 @@ DEFAULT_NESTING = 100_000
 DEFAULT_HUGE_BYTES = 50 * 1024 * 1024
 
 
-def fault_answer(fault: Fault, request: Request, state: EmulatorState, usual: Callable[[], Response]) -> Response:
-    """Answer (or not) as ``fault`` says; ``usual`` is the endpoint's own answer."""
+def fault_answer(
+    fault: Fault,
+    request: Request,
+    state: EmulatorState,
+    usual: Callable[[], Response],
+    service: str | None = None,
+) -> Response:
+    """Answer (or not) as ``fault`` says; ``usual`` is the endpoint's own answer; ``service`` the request's."""
     if fault.usual_answer:
         response = usual()
         if fault.kind == "drop_after_body":
@@ -54,7 +60,7 @@ def fault_answer(fault: Fault, request: Request, state: EmulatorState, usual: Ca
         body = fault.body
         if body is None:
             if status == 596:
-                body = {"error": ACCOUNT_ERROR_MESSAGE}
+                body = state.account_error_body(service, request.args.get("email"))
             else:
                 body = {"error": f"Injected fault: {status_line(status).partition(' ')[2]}", "code": status}
         return json_response(status, body, dict(fault.headers or {}))

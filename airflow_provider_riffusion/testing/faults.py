@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from airflow_provider_riffusion.testing.paths import SERVICES
+
 FAULT_KINDS = (
     "status",
     "html",
@@ -69,9 +71,12 @@ class ConnectionAborted(ConnectionError):
 class Fault:
     """The next ``times`` requests matching ``method`` and ``path`` misbehave as ``kind`` says.
 
-    ``path`` is relative to the API base (``"music/upload-audio"``, ``"music"``, ``"accounts"``; with the id
-    decoded for an endpoint with one in its path: ``"scheduler/<job id>"`` for ``DELETE``); slashes at
-    either end are ignored. ``status``/``body``/``headers`` shape ``"status"`` and ``"html"`` answers;
+    ``path`` is relative to the service's base (``"music/upload-audio"``, ``"music"``, ``"accounts"``; with the
+    id decoded for an endpoint with one in its path: ``"scheduler/<job id>"`` for ``DELETE``, on Flow Music
+    ``"jobs/<jobid>"``); a Flow Music public clip file is matched by its whole path, decoded and without
+    the leading slash: ``"_public/flowmusic/<clip id>.wav"`` (or ``.m4a``); slashes at either end are
+    ignored. ``service`` (``"riffusion"``, ``"flowmusic"``) limits the fault to that service's requests
+    (``None``: either). ``status``/``body``/``headers`` shape ``"status"`` and ``"html"`` answers;
     ``seconds`` is how long a ``"hang"`` holds the request before closing the connection, and the
     pause between the bytes of a ``"trickle"`` (between the pieces of a ``"slow_body"`` or ``"unsized"``
     one); ``size`` is the depth of ``"nested"`` JSON, the length of a ``"huge"`` body, and the pieces
@@ -88,6 +93,7 @@ class Fault:
     seconds: float = 30.0
     size: int | None = None
     charset: str = "utf8mb4"
+    service: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, str) or self.method.upper() not in FAULT_METHODS:
@@ -108,6 +114,8 @@ class Fault:
             raise ValueError(f"Fault.size must be a positive int, not {self.size!r}")
         if not isinstance(self.charset, str) or not self.charset:
             raise ValueError(f"Fault.charset must be a non-empty string, not {self.charset!r}")
+        if self.service is not None and self.service not in SERVICES:
+            raise ValueError(f"Fault.service must be one of {', '.join(SERVICES)} or None, not {self.service!r}")
         if self.headers is not None and not all(
             isinstance(key, str) and isinstance(value, str) for key, value in dict(self.headers).items()
         ):
@@ -167,12 +175,12 @@ class FaultBook:
         with self._lock:
             self._entries.append((fault, [fault.times]))
 
-    def take(self, method: str, path: str) -> Fault | None:
-        """Consume one use of the first fault matching this request, if any."""
+    def take(self, method: str, path: str, service: str | None = None) -> Fault | None:
+        """Consume one use of the first fault matching this request (of ``service``), if any."""
         method, path = method.upper(), path.strip("/")
         with self._lock:
             for index, (fault, remaining) in enumerate(self._entries):
-                if fault.method == method and fault.path == path:
+                if fault.method == method and fault.path == path and fault.service in (None, service):
                     remaining[0] -= 1
                     if remaining[0] <= 0:
                         del self._entries[index]

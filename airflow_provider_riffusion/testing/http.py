@@ -1,4 +1,5 @@
-"""HTTP answers of the emulator: error bodies, JSON responses, status lines, and cutting a connection."""
+"""HTTP answers of the emulator: error bodies, JSON responses, status lines, the raw request path, and cutting or
+closing a connection."""
 
 from __future__ import annotations
 
@@ -8,16 +9,22 @@ import socket
 import struct
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from airflow_provider_riffusion.testing.faults import ConnectionAborted
+from airflow_provider_riffusion.testing.paths import FLOWMUSIC, RIFFUSION, SERVICE_PREFIXES
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-API_PREFIX = "/v1/riffusion"
-"""Where the API's endpoints live on the emulator's server (as on ``api.useapi.net``)."""
+API_PREFIX = SERVICE_PREFIXES[RIFFUSION]
+"""Where the Riffusion API's endpoints live on the emulator's server (as on ``api.useapi.net``)."""
+FLOWMUSIC_PREFIX = SERVICE_PREFIXES[FLOWMUSIC]
+CLOSE_KEY = "riffusion.close"
+"""The WSGI environ key that tells the server to answer, then close the connection: the body left unread is
+drained up to this many bytes first (so a client still sending can read the answer), then abandoned."""
 
 
 class ApiError(Exception):
@@ -63,3 +70,22 @@ def abort_connection(environ: WSGIEnvironment) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.shutdown(socket.SHUT_RDWR)
     raise ConnectionAborted("connection closed on purpose by the emulator")
+
+
+def raw_target_path(request: Request) -> bytes | None:
+    """The request target's path as the client sent it, still percent-encoded; ``None`` when the server
+    does not say (werkzeug's keeps the request line's target as ``RAW_URI``).
+
+    The WSGI "encoding dance" (UTF-8 read as latin-1) is undone, then the request line's own latin-1 reading.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not isinstance(raw, str):
+        return None
+    target = raw.encode("latin-1").decode("utf-8", "replace").encode("latin-1", "replace")
+    return urlsplit(target).path
+
+
+def raw_path(request: Request) -> bytes:
+    """:func:`raw_target_path`, or the decoded path without a raw target (another WSGI server)."""
+    path = raw_target_path(request)
+    return path if path is not None else request.path.encode("utf-8")

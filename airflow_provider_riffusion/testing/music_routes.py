@@ -20,7 +20,7 @@ import re
 import struct
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import unquote_to_bytes
 
 from werkzeug.wrappers import Request, Response
 
@@ -31,6 +31,7 @@ from airflow_provider_riffusion.testing.http import (
     bad_request,
     json_response,
     not_found,
+    raw_path,
     status_line,
 )
 
@@ -101,6 +102,7 @@ class MusicRoutes:
         }
 
     def download(self, request: Request) -> Response:
+        """``GET music/download``: mp3 or wav audio made as it is sent, or the stems' JSON; each one recorded."""
         song_id = request.args.get("id")
         if not song_id:
             raise bad_request("Parameter id is required")
@@ -200,13 +202,7 @@ def path_job_id(request: Request) -> str | None:
     (``%2F``) belongs to the id while a bare ``/`` separates segments: ``None`` unless exactly one segment
     follows ``scheduler/``. Without a raw target (another WSGI server), the decoded path is split instead.
     """
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    if isinstance(raw, str):
-        # Undo the WSGI "encoding dance" (UTF-8 read as latin-1), then the request line's own latin-1 reading.
-        target = raw.encode("latin-1").decode("utf-8", "replace").encode("latin-1", "replace")
-        path = urlsplit(target).path
-    else:
-        path = request.path.encode("utf-8")
+    path = raw_path(request)
     segments = [unquote_to_bytes(segment).decode("utf-8", "replace") for segment in path.strip(b"/").split(b"/")]
     head = [*API_PREFIX.strip("/").split("/"), "scheduler"]
     if len(segments) != len(head) + 1 or segments[: len(head)] != head or not segments[-1]:

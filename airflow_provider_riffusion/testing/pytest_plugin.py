@@ -16,7 +16,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,11 +25,16 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def riffusion_emulator() -> Iterator[RiffusionEmulator]:
-    """A running emulator (revision 2025-02-25) for one test; stopped afterwards."""
+def riffusion_emulator(request: pytest.FixtureRequest) -> Iterator[RiffusionEmulator]:
+    """A running emulator (revision 2025-02-25) for one test; stopped afterwards.
+
+    Its ``base_url`` names Riffusion, or the service given by indirect parametrization:
+    ``@pytest.mark.parametrize("riffusion_emulator", ["flowmusic"], indirect=True)``.
+    """
     from airflow_provider_riffusion.testing.emulator import RiffusionEmulator
 
-    with RiffusionEmulator(revision="2025-02-25") as emulator:
+    service = getattr(request, "param", "riffusion")
+    with RiffusionEmulator(revision="2025-02-25", service=service) as emulator:
         yield emulator
 
 
@@ -37,8 +42,15 @@ def riffusion_emulator() -> Iterator[RiffusionEmulator]:
 def riffusion_connection(
     riffusion_emulator: RiffusionEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[RiffusionEmulator]:
-    """The emulator, with ``riffusion_default`` pointing at it through ``AIRFLOW_CONN_RIFFUSION_DEFAULT``."""
-    connection = {"conn_type": "riffusion", "password": riffusion_emulator.token, "host": riffusion_emulator.base_url}
+    """The emulator, with ``riffusion_default`` pointing at it through ``AIRFLOW_CONN_RIFFUSION_DEFAULT`` (with
+    the extra ``{"service": "flowmusic"}`` when the emulator's service is Flow Music)."""
+    connection: dict[str, Any] = {
+        "conn_type": "riffusion",
+        "password": riffusion_emulator.token,
+        "host": riffusion_emulator.base_url,
+    }
+    if riffusion_emulator.service == "flowmusic":
+        connection["extra"] = {"service": "flowmusic"}
     monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", json.dumps(connection))
     yield riffusion_emulator
 

@@ -24,6 +24,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wsgi import get_input_stream
 
 from airflow_provider_riffusion.testing.fault_answers import CUT_KEY, STREAM_KEY, TRICKLE_KEY
+from airflow_provider_riffusion.testing.http import CLOSE_KEY
 
 log = logging.getLogger("airflow_provider_riffusion.testing")
 
@@ -109,7 +110,14 @@ class KeepAliveHandler(WSGIRequestHandler):
                     close = getattr(chunks, "close", None)
                     if close is not None:
                         close()
-            _drain(body)
+            linger = environ.get(CLOSE_KEY)
+            if isinstance(linger, int):
+                # The app refused the body (too large) without reading it: drain a bounded amount so that a
+                # client still sending can read the answer, then close rather than read on.
+                _drain(body, linger)
+                self.close_connection = True
+            else:
+                _drain(body)
         except (ConnectionError, ClientDisconnected, TimeoutError):
             # A fault cut the connection on purpose (ConnectionAborted), or the client went away:
             # no answer, no traceback.
@@ -177,10 +185,15 @@ class KeepAliveHandler(WSGIRequestHandler):
         log.debug("Riffusion emulator: " + format, *args)
 
 
-def _drain(body: Any) -> None:
-    """Read and discard what the app left of the request body."""
-    while body.read(_DRAIN_CHUNK):
-        pass
+def _drain(body: Any, limit: int | None = None) -> None:
+    """Read and discard what the app left of the request body (at most ``limit`` bytes of it)."""
+    left = limit
+    while left is None or left > 0:
+        chunk = body.read(_DRAIN_CHUNK if left is None else min(_DRAIN_CHUNK, left))
+        if not chunk:
+            return
+        if left is not None:
+            left -= len(chunk)
 
 
 def handler_for(tracker: ConnectionTracker) -> type[KeepAliveHandler]:

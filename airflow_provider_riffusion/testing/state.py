@@ -1,7 +1,7 @@
 """The emulator's memory: configuration, runtime settings, uploads, songs, running jobs and the request log.
 
-One lock guards everything, because the server answers requests on many threads at once.
-Free of werkzeug so that importing the testing package stays cheap.
+One lock guards everything (Flow Music's part, ``flowmusic_state.py``, included), because the server
+answers requests on many threads at once. Free of werkzeug so that importing the testing package stays cheap.
 """
 
 from __future__ import annotations
@@ -16,10 +16,14 @@ from typing import Any
 
 from airflow_provider_riffusion.services.riffusion import SONG_STEPS, UPLOAD_COMPLETE
 from airflow_provider_riffusion.testing.faults import FaultBook
+from airflow_provider_riffusion.testing.flowmusic_state import DEFAULT_EMAILS, FlowMusicState
+from airflow_provider_riffusion.testing.paths import FLOWMUSIC, RIFFUSION, SERVICE_PREFIXES
 
 REVISIONS = ("2025-02-17", "2025-02-25")
 COMPOSE_SHAPES = ("jobs", "job_id")
 ACCOUNT_ERROR_MESSAGE = "Your Riffusion account has pending error. Please re-add the account with POST accounts."
+FLOWMUSIC_ACCOUNT_ERROR_REASON = "the session could not be refreshed, re-add the account with POST accounts"
+FLOWMUSIC_JOBS_SHAPES = ("accounts", "list")
 
 
 def utc_now_iso() -> str:
@@ -32,7 +36,9 @@ class UploadRecord:
     """One completed upload, as received: proof for tests that nothing was lost or corrupted.
 
     ``job_id`` is what the status endpoint takes (the composite ``id`` in revision 2025-02-25);
-    ``audio_upload_id`` is what create-compose takes (the ``job_id`` in revision 2025-02-17).
+    ``audio_upload_id`` is what create-compose takes (the ``job_id`` in revision 2025-02-17). On Flow Music
+    both are the asset ``id`` (what ``refAudio1`` takes), ``user_id`` is the account's email and
+    ``file_name`` is empty (the service takes no name).
     """
 
     file_name: str
@@ -43,6 +49,7 @@ class UploadRecord:
     job_id: str
     audio_upload_id: str
     chunked: bool
+    service: str = RIFFUSION
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,7 +126,13 @@ class Settings:
     download_bytes: int = 64 * 1024
     free_slots: int = 3
     """Each account's job slots besides its running jobs (each takes one), as ``scheduler/available`` reports
-    them; at 0 or below, compose and prompt answer 429."""
+    them; at 0 or below, compose and prompt answer 429. On Flow Music: each account's ``maxJobs``."""
+    flowmusic_retry_after: int | None = None
+    """Seconds a Flow Music 429 names in ``Retry-After`` (``None``: no header; the real one is undocumented)."""
+    flowmusic_jobs_shape: str = "accounts"
+    """The shape of Flow Music's ``GET jobs`` (undocumented upstream): ``accounts`` or ``list``."""
+    flowmusic_credits_per_job: int = 20
+    """Credits each Flow Music ``POST music`` takes from its account (each starts with 1000)."""
 
 
 def check_setting(name: str, value: Any) -> Any:
@@ -141,6 +154,18 @@ def check_setting(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be an int >= 0")
         return value
+    if name == "flowmusic_retry_after":
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError("flowmusic_retry_after must be an int >= 0 (seconds) or null (no Retry-After)")
+        return value
+    if name == "flowmusic_jobs_shape":
+        if value not in FLOWMUSIC_JOBS_SHAPES:
+            raise ValueError(f"flowmusic_jobs_shape must be one of {', '.join(FLOWMUSIC_JOBS_SHAPES)}")
+        return value
+    if name == "flowmusic_credits_per_job":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError("flowmusic_credits_per_job must be an int >= 0")
+        return value
     if name == "pending_seconds":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ValueError("pending_seconds must be a number >= 0")
@@ -157,7 +182,12 @@ class EmulatorState:
     user_ids: tuple[str, ...]
     compose_shape: str
     settings: Settings
+    emails: tuple[str, ...] = DEFAULT_EMAILS
+    """Flow Music's accounts (its ``user_ids``)."""
+    origin: str = ""
+    """``scheme://127.0.0.1:port`` once the server listens."""
     base_url: str = ""
+    """Riffusion's base URL (``{origin}/v1/riffusion``) once the server listens."""
     lock: threading.RLock = field(default_factory=threading.RLock)
     stopping: threading.Event = field(default_factory=threading.Event)
     faults: FaultBook = field(default_factory=FaultBook)
@@ -171,6 +201,7 @@ class EmulatorState:
     downloads: list[dict[str, Any]] = field(default_factory=list)
     connections: set[int] = field(default_factory=set)
     _round_robin: Iterator[str] = field(default_factory=lambda: iter(()))
+    flowmusic: FlowMusicState = field(init=False)
 
     def __post_init__(self) -> None:
         if self.revision not in REVISIONS:
@@ -183,7 +214,25 @@ class EmulatorState:
             raise ValueError("user_ids must be non-empty strings")
         if len(set(self.user_ids)) != len(self.user_ids):
             raise ValueError("user_ids must be distinct")
+        if any(not isinstance(email, str) or "@" not in email or "/" in email for email in self.emails):
+            raise ValueError("emails must be email addresses (with an @, without a /)")
+        if len(set(self.emails)) != len(self.emails):
+            raise ValueError("emails must be distinct")
         self._round_robin = itertools.cycle(self.user_ids)
+        self.flowmusic = FlowMusicState(self.lock, self.emails)
+
+    def listening(self, origin: str) -> None:
+        """The server listens at ``origin`` (``scheme://127.0.0.1:port``)."""
+        self.origin = origin
+        self.base_url = origin + SERVICE_PREFIXES[RIFFUSION]
+
+    def account_error_body(self, service: str | None, email: str | None = None) -> dict[str, Any]:
+        """What a 596 says on ``service``: Riffusion's fixed sentence; Flow Music names the account."""
+        if service != FLOWMUSIC:
+            return {"error": ACCOUNT_ERROR_MESSAGE}
+        if email not in self.emails:
+            email = self.emails[0] if self.emails else "(none)"
+        return {"error": f"Account {email} in error state: {FLOWMUSIC_ACCOUNT_ERROR_REASON}", "code": 596}
 
     # Settings -------------------------------------------------------------------------------------
     def update_settings(self, values: dict[str, Any]) -> None:
@@ -221,9 +270,20 @@ class EmulatorState:
         with self.lock:
             self.requests.append({"method": method, "path": path, "query": query, "status": status})
 
-    def note_download(self, song_id: str, download_format: str, size: int) -> None:
+    def note_download(
+        self, song_id: str, download_format: str, size: int, service: str = RIFFUSION, authorization: bool = True
+    ) -> None:
+        """``authorization``: whether the request carried an Authorization header (public files need none)."""
         with self.lock:
-            self.downloads.append({"song_id": song_id, "format": download_format, "bytes": size})
+            self.downloads.append(
+                {
+                    "song_id": song_id,
+                    "format": download_format,
+                    "bytes": size,
+                    "service": service,
+                    "authorization": authorization,
+                }
+            )
 
     def note_connection(self, connection_id: int) -> None:
         with self.lock:
@@ -235,6 +295,12 @@ class EmulatorState:
             self.uploads.append(stored)
             self.uploads_by_status_id[stored.record.job_id] = stored
             self.uploads_by_chain_id[stored.record.audio_upload_id] = stored
+
+    def add_flowmusic_upload(self, record: UploadRecord, created_at: str) -> None:
+        """A Flow Music asset: in the upload records, and takeable as ``refAudioN`` (never by Riffusion)."""
+        with self.lock:
+            self.uploads.append(StoredUpload(record, "", created_at, time.monotonic()))
+            self.flowmusic.add_asset(record.job_id, record.user_id)
 
     def poll_upload(self, status_id: str) -> tuple[StoredUpload, int, float] | None:
         """Count one status GET; return the upload, how many GETs it has had, and its age in seconds."""
@@ -299,8 +365,8 @@ class EmulatorState:
 
     # Reset ----------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Forget uploads, songs, running jobs, downloads, the request log, seen connections and pending faults
-        (settings stay)."""
+        """Forget uploads, songs, running jobs, downloads, the request log, seen connections, pending faults and
+        Flow Music's assets, jobs and spent credits (settings stay)."""
         with self.lock:
             self.uploads.clear()
             self.uploads_by_status_id.clear()
@@ -311,3 +377,4 @@ class EmulatorState:
             self.downloads.clear()
             self.connections.clear()
             self.faults.clear()
+            self.flowmusic.clear()

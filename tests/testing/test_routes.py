@@ -482,7 +482,15 @@ def test_downloads_are_real_audio_of_the_configured_size(start: Factory, downloa
     if kind == "wav":
         with wave.open(io.BytesIO(audio.content)) as track:
             assert track.getnframes() * track.getsampwidth() == len(audio.content) - 44
-    assert emu.downloads == [{"song_id": song_id, "format": download_format, "bytes": len(audio.content)}]
+    assert emu.downloads == [
+        {
+            "song_id": song_id,
+            "format": download_format,
+            "bytes": len(audio.content),
+            "service": "riffusion",
+            "authorization": True,
+        }
+    ]
 
 
 def test_song_title_and_unknown_song(start: Factory) -> None:
