@@ -139,6 +139,12 @@ def settings_from_connection(
         schema=schema,
         default=service.DEFAULT_BASE_URL,
     )
+    other = next((name for name in SERVICES if name != service.NAME and base_url.endswith(f"/v1/{name}")), None)
+    if other is not None:
+        raise RiffusionConnectionConfigError(
+            f"Connection '{conn_id}' says service={service.NAME!r} but its host {base_url} is the {other} API: clear "
+            f"the host (an empty host means {service.DEFAULT_BASE_URL}), or set service to {other!r}."
+        )
     user_id = _extra(extra, "user_id")
     attempts = _pick(conn_id, "max_attempts", max_attempts, _extra(extra, "max_attempts"), DEFAULT_MAX_ATTEMPTS)
     if not attempts.is_integer():
@@ -226,7 +232,7 @@ def normalize_base_url(
         bare = raw.strip("[]")
         netloc = f"[{bare}]" if _is_ipv6(bare) else raw
         hostname = bare if _is_ipv6(bare) else raw.split(":")[0]
-        scheme = "http" if _is_loopback(hostname) else "https"
+        scheme = "http" if is_loopback(hostname) else "https"
         if port not in (None, "") and (_is_ipv6(bare) or ":" not in raw):
             netloc += f":{port}"
         raw = f"{scheme}://{netloc}/{path}"
@@ -252,7 +258,7 @@ def normalize_base_url(
         raise RiffusionConnectionConfigError(
             f"Connection '{conn_id}' host {raw!r} has an invalid port: use http(s)://host:port/path."
         ) from None
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
         raise RiffusionConnectionConfigError(
             f"Connection '{conn_id}' host {raw!r} uses plain http to a non-loopback host, which would "
             "send the token unencrypted: use https, or set extra allow_insecure_http=true if you mean it."
@@ -271,7 +277,7 @@ def _is_ipv6(text: str) -> bool:
         return False
 
 
-def _is_loopback(hostname: str) -> bool:
+def is_loopback(hostname: str) -> bool:
     if hostname == "localhost":
         return True
     try:

@@ -289,12 +289,11 @@ class SongsWait(Wait[list[dict[str, Any]]]):
             poller.note(f"Compose job {job_id}", words or "not created yet")
             progress = songs_progress(service, words)
             if progress is Progress.FAILED:
-                failed = [
-                    song.get("id") for song in songs if service.song_progress(song.get("status")) is Progress.FAILED
-                ]
+                failed = [song for song in songs if service.song_progress(song.get("status")) is Progress.FAILED]
+                reasons = "; ".join(str(song["error"]) for song in failed if song.get("error"))
                 raise RiffusionSongFailedError(
-                    f"Compose job {job_id}: song(s) {failed} failed upstream. Run the compose again, "
-                    "perhaps with another prompt."
+                    f"Compose job {job_id}: song(s) {[song.get('id') for song in failed]} failed upstream"
+                    f"{f' ({reasons})' if reasons else ''}. Run the compose again, perhaps with another prompt."
                 )
             if progress is not Progress.READY:
                 return None

@@ -41,6 +41,14 @@ def connection(emulator: RiffusionEmulator, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
+def flowmusic(monkeypatch: pytest.MonkeyPatch) -> Iterator[RiffusionEmulator]:
+    """The emulator's Flow Music API, answering at once, with ``riffusion_default`` (``service: flowmusic``) on it."""
+    with RiffusionEmulator(token=TOKEN, service="flowmusic", pending_polls=0, song_polls=0) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emulator.base_url, service="flowmusic"))
+        yield emulator
+
+
+@pytest.fixture
 def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[RiffusionEmulator]:
     """An emulator that answers at once (nothing pending), with ``riffusion_default`` pointing at it."""
     with RiffusionEmulator(token=TOKEN, pending_polls=0, song_polls=0) as emulator:

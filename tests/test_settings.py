@@ -250,6 +250,30 @@ def test_an_unknown_service_is_refused_naming_the_ones_there_are() -> None:
     with pytest.raises(RiffusionConnectionConfigError) as raised:
         settings(None, {"service": "suno"})
     assert str(raised.value) == (
-        "Connection 'riffusion_default' service='suno' is not a service this provider knows: use one of riffusion "
-        "(or leave it empty for riffusion)."
+        "Connection 'riffusion_default' service='suno' is not a service this provider knows: use one of riffusion, "
+        "flowmusic (or leave it empty for riffusion)."
     )
+
+
+@pytest.mark.parametrize("given", ["flowmusic", " FlowMusic "])
+def test_flow_music_is_chosen_by_the_extra_and_its_host_follows(given: str) -> None:
+    result = settings(None, {"service": given})
+    assert result.service.NAME == "flowmusic"
+    assert result.base_url == "https://api.useapi.net/v1/flowmusic"
+
+
+@pytest.mark.parametrize(
+    ("host", "extra", "other"),
+    [
+        ("https://api.useapi.net/v1/riffusion", {"service": "flowmusic"}, "riffusion"),
+        ("https://api.useapi.net/v1/flowmusic", {}, "flowmusic"),
+    ],
+)
+def test_a_host_of_the_other_service_is_refused_saying_what_to_change(
+    host: str, extra: dict[str, str], other: str
+) -> None:
+    with pytest.raises(RiffusionConnectionConfigError) as raised:
+        settings(host, extra)
+    message = str(raised.value)
+    assert f"its host {host} is the {other} API: clear the host" in message
+    assert f"or set service to {other!r}" in message and "\n" not in message

@@ -38,6 +38,7 @@ from airflow_provider_riffusion.exceptions import (
     root_reason,
 )
 from airflow_provider_riffusion.retry import parse_retry_after
+from airflow_provider_riffusion.services import Service, get_service, sentence
 
 if TYPE_CHECKING:
     from airflow_provider_riffusion.services import Endpoint
@@ -69,6 +70,10 @@ class ApiCall:
     body: Any = None
     """A streamed request body (the upload's reader): its ``complete`` says whether it all left."""
     headers: dict[str, str] = field(default_factory=dict)
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    """The call's parameters as the hook named them (path ids included), for the endpoint's normalizer."""
+    public: bool = False
+    """A public URL the API handed out (a clip's ``wav_url``): fetched without the token."""
 
     @property
     def method(self) -> str:
@@ -82,11 +87,11 @@ class ApiCall:
 _FATAL_STATUSES: dict[int, tuple[type[RiffusionError], str]] = {
     400: (
         RiffusionBadRequestError,
-        "The Riffusion API rejected {what} (HTTP 400){detail}. Fix the parameter it names.",
+        "{api} rejected {what} (HTTP 400){detail}. Fix the parameter it names.",
     ),
     401: (
         RiffusionAuthError,
-        "The Riffusion API refused the token for {what} (HTTP 401). Put a valid useapi.net "
+        "{api} refused the token for {what} (HTTP 401). Put a valid useapi.net "
         "API token in the connection's password field ('API token').",
     ),
     402: (
@@ -95,19 +100,19 @@ _FATAL_STATUSES: dict[int, tuple[type[RiffusionError], str]] = {
     ),
     404: (
         RiffusionNotFoundError,
-        "The Riffusion API does not know {what} (HTTP 404){detail}. Check the id and the user_id.",
+        "{api} does not know {what} (HTTP 404){detail}. Check the id and the user_id.",
     ),
     412: (
         RiffusionCreditsError,
-        "The Riffusion account is out of credits (HTTP 412){detail}. Add credits, or pass another user_id.",
+        "The {name} account is out of credits (HTTP 412){detail}. Add credits, or pass another user_id.",
     ),
     422: (
         RiffusionModerationError,
-        "The Riffusion API moderated {what} (HTTP 422){detail}. Change the prompt or lyrics.",
+        "{api} moderated {what} (HTTP 422){detail}. Change the prompt or lyrics.",
     ),
     ACCOUNT_ERROR_STATUS: (
         RiffusionAccountError,
-        "The Riffusion account has a pending error (HTTP 596){detail}. Re-register the account "
+        "The {name} account has a pending error (HTTP 596){detail}. Re-register the account "
         "with POST accounts (a fresh cookie) and run the task again.",
     ),
 }
@@ -118,27 +123,35 @@ def interpret(call: ApiCall, status: int, headers: Mapping[str, str], body: byte
     settings = call.settings
     if not 200 <= status < 300:
         text = settings.redact(_text(body, headers))
-        failure = error_from_response(status, text, call.what, attempt, redact=settings.redact)
+        failure = error_from_response(
+            status, text, call.what, attempt, redact=settings.redact, service=settings.service
+        )
         failure.retry_after = parse_retry_after(headers.get("Retry-After"))
         raise settings.scrub(failure)
     if status == 204 and call.endpoint.creates is None:  # No Content: done, nothing more to say
-        return call.endpoint.normalize(None, call.params)
+        return call.endpoint.normalize(None, call.arguments)
     try:
-        return call.endpoint.normalize(decode_json(status, headers, body, call.what, settings.redact), call.params)
+        value = decode_json(status, headers, body, call.what, settings.redact, settings.service.TITLE)
+        return call.endpoint.normalize(value, call.arguments)
     except RiffusionResponseError as error:
         raise settings.scrub(unconfirmed(call, error)) from None
 
 
 def decode_json(
-    status: int, headers: Mapping[str, str], body: bytes, what: str, redact: Callable[[str], str] = str
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    what: str,
+    redact: Callable[[str], str] = str,
+    title: str = "the Riffusion API",
 ) -> Any:
     """Parse a 2xx body as JSON, or explain in one line that the server sent something else."""
     content_type = headers.get("Content-Type") or headers.get("content-type") or "unknown content type"
 
     def refuse(problem: str) -> RiffusionResponseError:
         return RiffusionResponseError(
-            f"The Riffusion API answered {what} with HTTP {status} but {problem}. Check that the connection's "
-            "host points at the Riffusion API and not at a proxy or login page.",
+            f"{sentence(title)} answered {what} with HTTP {status} but {problem}. Check that the connection's "
+            f"host points at {title} and not at a proxy or login page.",
             http_status=status,
         )
 
@@ -159,34 +172,49 @@ def decode_json(
 
 
 def error_from_response(
-    status: int, text: str, what: str, attempts: int = 1, redact: Callable[[str], str] = str
+    status: int,
+    text: str,
+    what: str,
+    attempts: int = 1,
+    redact: Callable[[str], str] = str,
+    service: Service | None = None,
 ) -> RiffusionError:
     """Map a non-2xx answer to the exception class and message a DAG author can act on.
 
     ``redact`` removes the token from text before it is cut: a cut through an echoed token would
-    leave a part of it that no later scrub can recognise.
+    leave a part of it that no later scrub can recognise. The service (Riffusion when None) names the API
+    and may give an answer its own advice (``MESSAGES``).
     """
+    service = service or get_service(None)
     api_error = _api_error_text(text, redact)
     detail = f": {_without_final_period(api_error)}" if api_error else ""
     tried = f" after {attempts} attempts" if attempts > 1 else ""
     kwargs: dict[str, Any] = {"http_status": status, "api_error": api_error}
+    names = {"what": what, "detail": detail, "tried": tried, "api": sentence(service.TITLE)}
+    names["name"] = service.SHORT_TITLE
+    own = service.MESSAGES.get(status)
     if status in _FATAL_STATUSES:
         cls, template = _FATAL_STATUSES[status]
-        return cls(template.format(what=what, detail=detail), **kwargs)
+        return cls((own or template).format_map(names), **kwargs)
+    if status == 413 and own:  # a documented cap (Flow Music's 40 MB): fatal, naming it
+        return RiffusionBadRequestError(own.format_map(names), **kwargs)
     if status == 429:
         return RiffusionRateLimitError(
-            f"Every Riffusion job slot is busy or the API throttles (HTTP 429){tried}{detail}. "
-            "Retry later, or raise the account's maxJobs.",
+            (
+                own
+                or "Every {name} job slot is busy or the API throttles (HTTP 429){tried}{detail}. "
+                "Retry later, or raise the account's maxJobs."
+            ).format_map(names),
             **kwargs,
         )
     if status >= 500:
         return RiffusionServerError(
-            f"The Riffusion API failed on {what} (HTTP {status}){tried}{detail}. This is usually "
+            f"{names['api']} failed on {what} (HTTP {status}){tried}{detail}. This is usually "
             "transient; the task can be retried.",
             **kwargs,
         )
     return RiffusionUnexpectedStatusError(
-        f"The Riffusion API answered {what} with HTTP {status}, which it does not document{detail}. "
+        f"{names['api']} answered {what} with HTTP {status}, which it does not document{detail}. "
         "Retrying will not change it: check the connection's host (a proxy or gateway may answer instead).",
         **kwargs,
     )
@@ -242,8 +270,11 @@ def _api_error_text(text: str, redact: Callable[[str], str]) -> str | None:
         return excerpt(redact(text)) or None
     if isinstance(body, dict):
         for key in ("error", "reason", "message"):
-            if body.get(key):
-                return excerpt(redact(str(body[key]))) or None
+            value = body.get(key)
+            if isinstance(value, dict):  # Flow Music's 422: {"error": {"code", "message"}}
+                value = value.get("message") or value.get("code")
+            if value:
+                return excerpt(redact(str(value))) or None
     return excerpt(redact(text)) or None
 
 

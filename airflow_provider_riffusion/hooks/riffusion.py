@@ -19,6 +19,7 @@ import os
 import ssl
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import certifi
 import requests
@@ -27,19 +28,21 @@ from requests.utils import get_environ_proxies, select_proxy
 from urllib3.exceptions import ConnectTimeoutError, DecodeError, NewConnectionError, ProtocolError, ReadTimeoutError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
+from airflow_provider_riffusion import retry
 from airflow_provider_riffusion.connection_form import legacy_field_behaviour, legacy_widgets
 from airflow_provider_riffusion.exceptions import (
     RiffusionError,
     RiffusionInputError,
     RiffusionNetworkError,
     RiffusionNotFoundError,
+    RiffusionResponseError,
     error_chain,
 )
 from airflow_provider_riffusion.hooks import transfers
 from airflow_provider_riffusion.hooks.answers import MAX_ANSWER_BYTES, ApiCall, FailureKind, interpret, network_error
 from airflow_provider_riffusion.hooks.deadline import Alarm, DeadlineAdapter, answer_deadline, declared_length
 from airflow_provider_riffusion.services import Endpoint, require_id, sentence
-from airflow_provider_riffusion.settings import RiffusionSettings, connection_settings, missing_connection
+from airflow_provider_riffusion.settings import RiffusionSettings, connection_settings, is_loopback, missing_connection
 from airflow_provider_riffusion.sources.model import SourceReadError
 
 if TYPE_CHECKING:
@@ -137,16 +140,35 @@ class RiffusionBaseHook(BaseHook):
         for param, name in endpoint.ids.items():
             arguments[param] = require_id(name, arguments.get(param))
         what = endpoint.describe(**arguments)
-        path = endpoint.route(arguments)
+        path, query = endpoint.route(arguments)
         key = settings.service.ACCOUNT_PARAM
         if endpoint.account == "query" and (account := self.account(user_id)):
-            arguments[key] = account
+            query[key] = account
         if endpoint.account == "body" and (account := self.account(user_id or (json or {}).get(key))):
             if not isinstance(account, str):
                 raise RiffusionInputError(f"{key} must be a string, got {type(account).__name__}.")
             json = {**(json or {}), key: account}
-        call = ApiCall(endpoint, settings, settings.url(path), arguments, what, json, body, dict(headers or {}))
+        url = settings.url(path)
+        call = ApiCall(endpoint, settings, url, query, what, json, body, dict(headers or {}), arguments)
         return call, endpoint
+
+    def public_call(self, url: str, what: str) -> tuple[ApiCall, Endpoint]:
+        """A GET of a public URL the API handed out (a clip's ``wav_url``): never with the token, and only over
+        https (or to loopback, where the emulator serves): the URL is data from the network."""
+        if not public_url_allowed(url):
+            raise RiffusionResponseError(
+                f"{sentence(self.settings.service.TITLE)} gave {what} a URL that is neither https nor on this host "
+                f"({shown_url(self.settings.redact(url))}): it is not fetched. Download mp3 instead, or check the "
+                "connection's host."
+            )
+        endpoint = Endpoint("GET", url, what, lambda body, params: None, retry.retry_read, account=None)
+        return ApiCall(endpoint, self.settings, url, {}, what, public=True), endpoint
+
+    def free_of(self, answer: Mapping[str, Any], accounts: Mapping[str, Any] | None, user_id: str | None) -> int:
+        """Free job slots of the account (the task's, else the connection's), or of all accounts without one."""
+        free = self.settings.service.free_slots(answer, accounts)
+        account = self.account(user_id)
+        return int(free.get(account, 0)) if account else sum(free.values())
 
     def body(self, operation: str, **fields: Any) -> dict[str, Any]:
         """A create call's JSON body, checked by the service before anything is sent."""
@@ -159,11 +181,6 @@ class RiffusionBaseHook(BaseHook):
         else:
             self.log.info("Job %s no longer runs (finished, stopped before, or unknown): nothing to stop.", job_id)
         return now
-
-    def slots_of(self, free: Mapping[str, int], user_id: str | None) -> int:
-        """Free job slots of the account (the task's, else the connection's), or of all accounts without one."""
-        account = self.account(user_id)
-        return int(free.get(account, 0)) if account else sum(free.values())
 
 
 class RiffusionHook(RiffusionBaseHook):
@@ -210,10 +227,12 @@ class RiffusionHook(RiffusionBaseHook):
         return self.session
 
     def close(self) -> None:
-        """Release the session's connections; the next call opens a new session."""
-        session, self._session = self._session, None
-        if session is not None:
-            session.close()
+        """Release the sessions' connections; the next call opens a new session."""
+        for name in ("_session", "_public_session"):
+            session = getattr(self, name)
+            setattr(self, name, None)
+            if session is not None:
+                session.close()
 
     # -- calls --
 
@@ -242,9 +261,23 @@ class RiffusionHook(RiffusionBaseHook):
         del response
         return interpret(call, status, headers, body, attempt)
 
+    _public_session: requests.Session | None = None
+
+    @property
+    def public_session(self) -> requests.Session:
+        """A session without the token, for the public URLs the API hands out; redirects stay https (or loopback)."""
+        if self._public_session is None:
+            session = requests.Session()
+            adapter = DeadlineAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.hooks["response"].append(_refuse_insecure_redirect)
+            self._public_session = session
+        return self._public_session
+
     def _response(self, call: ApiCall) -> requests.Response:
         """The request sent and the answer's headers in; its body is read by the caller, as it arrives."""
-        return self.session.request(
+        return (self.public_session if call.public else self.session).request(
             call.method,
             call.url,
             params=call.params,
@@ -335,18 +368,20 @@ class RiffusionHook(RiffusionBaseHook):
         *,
         title: str | None = None,
         destination_conn_id: str | None = None,
+        url: str | None = None,
     ) -> dict[str, Any]:
         """Stream a song (``GET music/download``) into the folder ``destination`` (a local path, an
         ``ObjectStoragePath`` or URI such as ``s3://bucket/songs/``), in constant memory, as
         ``<title>-<song id>.<ext>``, never half-written under that name; only audio of the format is
         stored (a 200 with a page or an error body is refused), and a file already there is kept only
         when its recorded sha256 proves it is this song. ``stems`` is the API's JSON about them,
-        stored as it came (undocumented).
+        stored as it came (undocumented). Where the service serves a format only from a public URL (Flow Music's
+        wav: the song's ``wav_url``), ``url`` is that URL, fetched without the token.
 
         :return: ``song_id``, ``path``, ``format``, ``bytes``, ``sha256``, ``content_type``.
         """
         return transfers.download(
-            self, song_id, destination, download_format, user_id, title=title, conn_id=destination_conn_id
+            self, song_id, destination, download_format, user_id, title=title, conn_id=destination_conn_id, url=url
         )
 
     def get_upload_status(self, job_id: str, user_id: str | None = None) -> dict[str, Any]:
@@ -372,10 +407,12 @@ class RiffusionHook(RiffusionBaseHook):
         """The songs of a compose job (possibly empty before they exist)."""
         return self.call("songs", user_id, id=job_id)
 
-    def generate_lyrics(self, prompt: str, lyrics: str | None = None, user_id: str | None = None) -> dict[str, Any]:
-        """Lyrics for a prompt (``POST music/generate-lyrics``), optionally reworking ``lyrics``: ``lyrics`` and
-        the raw ``response``."""
-        return self.call("lyrics", user_id, json=self.body("lyrics", prompt=prompt, lyrics=lyrics))
+    def generate_lyrics(
+        self, prompt: str, lyrics: str | None = None, user_id: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Lyrics for a prompt (Riffusion: ``POST music/generate-lyrics``, optionally reworking ``lyrics``; Flow Music:
+        ``POST music/lyrics``, with an optional ``structure``): ``lyrics`` and the raw ``response``."""
+        return self.call("lyrics", user_id, json=self.body("lyrics", prompt=prompt, lyrics=lyrics, **fields))
 
     def create_prompt(
         self, prompt: str, *, instrumental: bool | None = None, user_id: str | None = None, **extra: Any
@@ -388,8 +425,11 @@ class RiffusionHook(RiffusionBaseHook):
         return result
 
     def free_slots(self, user_id: str | None = None) -> int:
-        """Free job slots (``GET scheduler/available``): of ``user_id`` (else the connection's), or of all accounts."""
-        return self.slots_of(self.call("slots")["free"], user_id)
+        """Free job slots (Riffusion: ``GET scheduler/available``; Flow Music: each account's ``maxJobs`` less its
+        running jobs): of ``user_id`` (else the connection's), or of all accounts."""
+        answer = self.call("slots")
+        accounts = self.call("accounts") if self.settings.service.SLOTS_NEED_ACCOUNTS else None
+        return self.free_of(answer, accounts, user_id)
 
     def stop_job(self, job_id: str) -> bool:
         """Stop tracking a running job (``DELETE scheduler/{job_id}``), which frees its account's slot; the job
@@ -404,17 +444,21 @@ class RiffusionHook(RiffusionBaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """One authenticated GET (accounts) for the UI's Test button; never raises."""
         try:
+            name = self.settings.service.SHORT_TITLE
             accounts = self.call("accounts")
         except RiffusionError as error:
             if error.http_status == 404:
                 return True, (
-                    f"Token accepted by {self.settings.base_url}; no Riffusion account is configured "
+                    f"Token accepted by {self.settings.base_url}; no {name} account is configured "
                     "yet (add one with POST accounts)."
                 )
             return False, str(error)
         except Exception as error:
             return False, f"Connection check failed: {type(error).__name__}: {error}"
-        return True, f"Connected to {self.settings.base_url}: {len(accounts)} Riffusion account(s) configured."
+        if not accounts:
+            return True, f"Token accepted by {self.settings.base_url}; no {name} account is configured yet (add one "
+            "with POST accounts)."
+        return True, f"Connected to {self.settings.base_url}: {len(accounts)} {name} account(s) configured."
 
 
 class RiffusionAsyncHook(RiffusionBaseHook):
@@ -484,7 +528,9 @@ class RiffusionAsyncHook(RiffusionBaseHook):
 
     async def free_slots(self, user_id: str | None = None) -> int:
         """As :meth:`RiffusionHook.free_slots`: the default account is applied by the same rule."""
-        return self.slots_of((await self.call("slots"))["free"], user_id)
+        answer = await self.call("slots")
+        accounts = await self.call("accounts") if self.settings.service.SLOTS_NEED_ACCOUNTS else None
+        return self.free_of(answer, accounts, user_id)
 
     async def stop_job(self, job_id: str) -> bool:
         """As :meth:`RiffusionHook.stop_job`."""
@@ -562,13 +608,15 @@ class _Pool:
     async def send(self, call: ApiCall, attempt: int = 1) -> Any:
         """One attempt of ``call``: the normalized answer, or the family's error for whatever went wrong."""
         import aiohttp
+        import yarl
 
         try:
             async with (
                 self.turns,
                 self.session.request(
                     call.method,
-                    call.url,
+                    # As sent: yarl would otherwise decode a percent-encoded id in the path (Flow Music's jobs/{jobid}).
+                    yarl.URL(call.url, encoded=True),
                     params=call.params,
                     json=call.json,
                     headers=call.headers,
@@ -591,6 +639,31 @@ def shared_ssl_context() -> ssl.SSLContext:
     """One SSL context per process: loading a CA bundle per client blocked the triggerer ~20 ms each."""
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
     return ssl.create_default_context(cafile=bundle)
+
+
+def public_url_allowed(url: str) -> bool:
+    """https to anywhere, or plain http to this host (the emulator's public files); no credentials in the URL."""
+    parts = urlsplit(url)
+    if parts.username or parts.password or not parts.hostname:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+
+
+def shown_url(url: str) -> str:
+    """A URL for a message: its scheme and host only (a signed URL's query is a credential)."""
+    parts = urlsplit(url)
+    if not parts.scheme and not parts.hostname:
+        return repr(url[:40])
+    return f"{parts.scheme or 'no scheme'}://{parts.hostname or ''}/..."
+
+
+def _refuse_insecure_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """A public file's redirect must stay https (or loopback): checked before requests follows it."""
+    if response.is_redirect:
+        target = urljoin(response.url, response.headers.get("Location", ""))
+        if not public_url_allowed(target):
+            response.close()
+            raise requests.exceptions.InvalidURL(f"a redirect to {shown_url(target)} was not followed (not https)")
 
 
 def _environment_proxy(url: str) -> str | None:

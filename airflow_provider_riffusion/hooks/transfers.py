@@ -10,16 +10,18 @@ network: only values checked against a short list reach an output or a log.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from airflow_provider_riffusion import delivery, lineage
-from airflow_provider_riffusion.exceptions import RiffusionResponseError
+from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionResponseError
 from airflow_provider_riffusion.hooks.answers import decode_json
 from airflow_provider_riffusion.hooks.deadline import declared_length
 from airflow_provider_riffusion.retry import retry_read
+from airflow_provider_riffusion.services import sentence
 from airflow_provider_riffusion.sources import prepare_source
 from airflow_provider_riffusion.sources.kinds import CONTENT_TYPE_KINDS, HEAD_BYTES, media_type, sniff_kind
 
@@ -42,6 +44,8 @@ class WorkerDoor(Protocol):
     def settings(self) -> RiffusionSettings: ...
 
     def request(self, operation: str, user_id: str | None = None, **arguments: Any) -> tuple[ApiCall, Endpoint]: ...
+
+    def public_call(self, url: str, what: str) -> tuple[ApiCall, Endpoint]: ...
 
     def send(self, call: ApiCall, attempt: int = 1) -> Any: ...
 
@@ -67,11 +71,25 @@ def prepare(
 ) -> PreparedUpload:
     """The source checked and ready to open; reading a remote source is idempotent, so it is retried like a GET."""
     timeout = hook.settings.timeout
-    return hook.settings.retry.call(
-        lambda attempt: prepare_source(source, file_name, content_type, max_bytes, conn_id=conn_id, timeout=timeout),
+    service = hook.settings.service
+    cap = service.MAX_UPLOAD_BYTES
+    binding = cap is not None and (max_bytes is None or max_bytes > cap)
+    prepared = hook.settings.retry.call(
+        lambda attempt: prepare_source(
+            source, file_name, content_type, None if binding else max_bytes, conn_id=conn_id, timeout=timeout
+        ),
         retry_read,
         "reading the upload's source",
     )
+    if binding:
+        if prepared.size is not None and cap is not None and prepared.size > cap:
+            prepared.close()
+            raise RiffusionInputError(
+                f"source {prepared.description!r} is {prepared.size} bytes, over the {cap // (1024 * 1024)} MB that "
+                f"{service.SHORT_TITLE} takes: nothing was sent. Use a shorter or more compressed track."
+            )
+        prepared = dataclasses.replace(prepared, max_bytes=cap)  # a source of unknown size stops there as it streams
+    return prepared
 
 
 def upload(hook: WorkerDoor, prepared: PreparedUpload, user_id: str | None) -> dict[str, Any]:
@@ -116,6 +134,7 @@ def download(
     *,
     title: Any = None,
     conn_id: str | None = None,
+    url: Any = None,
 ) -> dict[str, Any]:
     """Stream one song into ``destination``, checked before a byte is stored.
 
@@ -125,10 +144,26 @@ def download(
     """
     settings = hook.settings
     delivery.check_format(download_format)
+    service = settings.service
+    if download_format not in service.DOWNLOAD_FORMATS:
+        raise RiffusionInputError(
+            f"download_format {download_format!r} is not one {service.SHORT_TITLE} (the connection's service) serves: "
+            f"use {' or '.join(service.DOWNLOAD_FORMATS)}."
+        )
+    public_key = service.DOWNLOAD_FORMATS[download_format]
+    if public_key is not None:
+        if not isinstance(url, str) or not url.strip():
+            raise RiffusionInputError(
+                f"{service.SHORT_TITLE} serves {download_format} only from each song's public {public_key}, and song "
+                f"{song_id} came without one: pass the songs a compose or songs wait returned (they carry "
+                f"{public_key}), not bare song ids, or download mp3."
+            )
+        call, endpoint = hook.public_call(url.strip(), f"the {download_format} of song {song_id}")
+    else:
+        call, endpoint = hook.request("download", user_id, id=song_id, download_format=download_format)
     target = delivery.target(
         delivery.folder(destination, conn_id), delivery.song_file_name(song_id, title, download_format)
     )
-    call, endpoint = hook.request("download", user_id, id=song_id, download_format=download_format)
     content_type = delivery.FORMATS[download_format][1]  # the only types an output shows: checked, not copied
 
     def store(headers: Mapping[str, str], chunks: Iterator[bytes]) -> dict[str, Any]:
@@ -240,11 +275,12 @@ def check_answer(
     elif (kind := sniff_kind(head[:HEAD_BYTES])) != download_format:
         problem = f"its first bytes are {kind} audio" if kind else "its first bytes are not audio"
     if problem is not None:
+        title = settings.service.TITLE
         raise settings.scrub(
             RiffusionResponseError(
-                f"The Riffusion API answered {what} but not with {WANTED[download_format]} ({problem}; Content-Type "
+                f"{sentence(title)} answered {what} but not with {WANTED[download_format]} ({problem}; Content-Type "
                 f"{shown_type(settings, declared)}, first bytes {first_bytes(settings, head, ended)}): nothing was "
-                "stored. Check that the connection's host points at the Riffusion API and not at a proxy or login page."
+                f"stored. Check that the connection's host points at {title} and not at a proxy or login page."
             )
         )
 

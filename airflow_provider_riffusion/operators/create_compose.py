@@ -22,7 +22,15 @@ class CreateComposeOperator(SongsJobOperator):
     :param prompt_1: Genres, sounds, vibe (templated, required).
     :param audio_upload_id: The upload's ``audio_upload_id`` output (templated).
     :param lyrics: Lyrics to sing (templated); none means instrumental.
-    :param title: The song's title (templated).
+    :param title: The song's title (templated; Riffusion).
+    :param instrumental: Flow Music: songs without vocals.
+    :param ghostwriter: Flow Music: ``standard`` or ``pro`` lyrics writing.
+    :param service_fields: Flow Music's other fields under the API's names (templated), e.g.
+        ``{"refAudio2": other_upload_id, "refImage1": image_id}``.
+
+    Which parameters each service has is in the README ("Parameters by service"): one the
+    connection's service lacks fails before any request, naming it and the service; ``model`` takes
+    each service's own values (Riffusion ``FUZZ-0.8``, Flow Music ``lyria-3-pro`` or ``lyria-3.5``).
     :param wait_for_completion: Wait until every song is ``completed`` and add ``songs``.
     :param timeout: Seconds to wait for the songs (default 30 minutes).
     :param durable: On Airflow 3.3+, persist the compose jobs (task state store) right after the
@@ -50,6 +58,7 @@ class CreateComposeOperator(SongsJobOperator):
         "user_id",
         "model",
         "download_to",
+        "service_fields",
     )
     ui_color = "#d1e7ff"
     external_id_key = "riffusion_compose"
@@ -79,9 +88,15 @@ class CreateComposeOperator(SongsJobOperator):
         max_jobs: int | None = None,
         reply_url: str | None = None,
         reply_ref: str | None = None,
+        instrumental: bool | None = None,
+        ghostwriter: str | None = None,
+        service_fields: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.instrumental = instrumental
+        self.ghostwriter = ghostwriter
+        self.service_fields = service_fields
         self.prompt_1 = prompt_1
         self.prompt_2 = prompt_2
         self.prompt_3 = prompt_3
@@ -117,6 +132,9 @@ class CreateComposeOperator(SongsJobOperator):
         """Everything the compose request is made of, as rendered for this try."""
         texts = ("prompt_1", "prompt_2", "prompt_3", "lyrics", "title", "audio_upload_id", "model", "user_id")
         fields = {name: getattr(self, name) for name in (*texts, "reply_url", "reply_ref")}
+        # Only when set: a compose stored by 0.2.0 (without them) keeps its request fingerprint, and reattaches.
+        services_own = ("instrumental", "ghostwriter", "service_fields")
+        fields.update({name: getattr(self, name) for name in services_own if getattr(self, name) is not None})
         return {**fields, **self.numbers}
 
     def submit(self, fields: dict[str, Any]) -> dict[str, Any]:

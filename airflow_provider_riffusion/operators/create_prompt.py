@@ -15,7 +15,7 @@ class CreatePromptOperator(SongsJobOperator):
 
     :param prompt: What the song is (templated, required).
     :param instrumental: True for no vocals; None leaves it to the API.
-    :param user_id: The Riffusion account (templated); defaults to the connection's ``user_id``.
+    :param user_id: The account (templated; an email on Flow Music); defaults to the connection's ``user_id``.
     :param max_jobs: The API's ``maxJobs`` (1-10), checked when the DAG is parsed.
     :param reply_url: The API's callback URL (``replyUrl``, at most 1024 characters).
     :param reply_ref: An opaque reference sent back to ``reply_url`` (``replyRef``).

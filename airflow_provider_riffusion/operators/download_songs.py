@@ -31,15 +31,18 @@ class DownloadSongsOperator(UsesRiffusionHook, BaseOperator):
     """
     Store songs (``GET music/download``) in a folder or object store, with an asset event per file.
 
+    On Flow Music, mp3 comes through the API and wav from each song's public ``wav_url`` (without the
+    token, https only): pass the songs a compose or songs wait returned, which carry it.
+
     :param songs: What to fetch (templated; mappable): a compose's output (its ``songs``), a list of
         song dicts (``id``, ``title``), one song dict, a list of song ids, or one id.
     :param destination: A folder (templated): a local path, an ``ObjectStoragePath`` or an
         object-storage URI such as ``s3://bucket/songs/{{ run_id }}/`` (its provider must be installed;
         the connection is the path's ``conn_id`` or ``destination_conn_id``).
-    :param download_format: ``mp3`` (default), ``wav``, or ``stems`` (the API's JSON about the stems,
-        stored as it came: its shape is undocumented).
+    :param download_format: ``mp3`` (default), ``wav``, or ``stems`` (Riffusion only: the API's JSON about the
+        stems, stored as it came: its shape is undocumented).
     :param destination_conn_id: The Airflow connection of a string object-storage URI (templated).
-    :param user_id: The Riffusion account (templated); defaults to the connection's ``user_id``.
+    :param user_id: The account (templated; an email on Flow Music); defaults to the connection's ``user_id``.
     :param outlets: Give an ``AssetAlias`` to get one asset event per stored song, each with
         ``extra`` = ``song_id``, ``title``, ``job_id``, ``format``, ``bytes``, ``sha256``.
 
@@ -112,7 +115,7 @@ def songs_to_fetch(songs: Any) -> list[dict[str, Any]]:
                 f"a song has no id (a {type(song).__name__} with keys {shown(sorted(map(str, song)))}): "
                 "pass songs as the compose or SongsCompletedSensor returned them, or song ids."
             )
-        found.append({"id": song_id, "title": song.get("title"), "job_id": song.get("job_id") or song_id})
+        found.append({"id": song_id, "title": song.get("title"), "job_id": song.get("job_id") or song_id, "song": song})
     return found
 
 
@@ -130,7 +133,10 @@ def shown(value: Any, width: int = 160) -> str:
 def store_songs(operator: Any, context: Context, songs: Any, destination: Any, download_format: str) -> list[dict]:
     """Download every song into ``destination`` through ``operator.hook``; emit the asset events of its outlets."""
     files = []
-    for song in songs_to_fetch(songs):
+    wanted = songs_to_fetch(songs)  # bad input is named before the connection is even read
+    # A format the service serves only from a public URL (Flow Music's wav) is fetched from the song's own URL.
+    public_key = operator.hook.settings.service.DOWNLOAD_FORMATS.get(download_format)
+    for song in wanted:
         stored = operator.hook.download_song(
             song["id"],
             destination,
@@ -138,6 +144,7 @@ def store_songs(operator: Any, context: Context, songs: Any, destination: Any, d
             operator.user_id,
             title=song["title"],
             destination_conn_id=getattr(operator, "destination_conn_id", None),
+            url=song["song"].get(public_key) if public_key else None,
         )
         path = stored["path"]
         uri = path if "://" in path else Path(path).resolve().as_uri()

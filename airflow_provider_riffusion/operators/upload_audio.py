@@ -36,7 +36,7 @@ class UploadAudioOperator(DurableOperator):
         trailing audio extension is removed.
     :param content_type: ``audio/mpeg``, ``audio/mp4`` or ``audio/wav``; inferred from the
         extension (or the file's leading bytes) when not given.
-    :param user_id: The Riffusion account (templated); defaults to the connection's ``user_id``.
+    :param user_id: The account (templated; an email on Flow Music); defaults to the connection's ``user_id``.
     :param max_bytes: Refuse sources larger than this many bytes (the API recommends < 50 MB).
     :param wait_for_completion: Also wait until the service has processed the upload, and add
         the sensor's keys (``status``, ``lyrics``, ``response``) to the output.

@@ -28,7 +28,7 @@ class UploadCompletedSensor(RiffusionBaseSensor):
     word counts as ready, with a warning naming it.
 
     :param job_id: The upload's ``job_id`` output (templated).
-    :param user_id: The Riffusion account (templated); defaults to the connection's ``user_id``.
+    :param user_id: The account (templated; an email on Flow Music); defaults to the connection's ``user_id``.
     :param fail_on_flagged: Fail when the upload is flagged (likely a copyright match).
     :param max_consecutive_errors: Transient poll failures tolerated in a row (after the hook's
         own retries) before the sensor fails (default 3). In reschedule mode the count is kept
@@ -82,7 +82,7 @@ class SongsCompletedSensor(RiffusionBaseSensor):
     (on Airflow before 3.3, where the operator cannot reattach, this is how to keep a retry free).
 
     :param job_ids: The compose's ``job_ids`` output (templated).
-    :param user_id: The Riffusion account (templated); defaults to the connection's ``user_id``.
+    :param user_id: The account (templated; an email on Flow Music); defaults to the connection's ``user_id``.
 
     Returns ``job_ids`` and ``songs`` (each with ``id``, ``title``, ``status``, ``download_url`` and
     the API's other fields). Other parameters as for ``UploadCompletedSensor``.

@@ -26,7 +26,7 @@ from urllib.parse import quote
 from airflow_provider_riffusion import retry
 from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionResponseError
 
-SERVICES = ("riffusion",)
+SERVICES = ("riffusion", "flowmusic")
 """The services a connection can name (extra ``service``); the first is the default."""
 
 MAX_KEPT_RESPONSE_BYTES = 64 * 1024
@@ -71,15 +71,23 @@ class Endpoint:
     """For calls that create something upstream: what an unreadable 2xx or a lost answer may mean."""
     account: str | None = "query"
     """Where the account goes: ``"query"``, ``"body"`` (a JSON call), or None (the call takes no account)."""
+    query: Mapping[str, str | None] = field(default_factory=dict)
+    """The API's name of a parameter where it differs from the hook's (``download_format`` -> ``format``), or None
+    for one the API does not take (it only names the call in messages)."""
 
     def describe(self, **params: Any) -> str:
         return self.subject.format_map(params)
 
-    def route(self, params: dict[str, Any]) -> str:
-        """The path with its ``{name}`` segments filled (and taken out of ``params``)."""
+    def route(self, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The path with its ``{name}`` segments filled, and the query: the other parameters, under the API's names."""
         names = [part[1:-1] for part in self.path.split("/") if part.startswith("{") and part.endswith("}")]
-        filled = {name: quote(str(params.pop(name)), safe="") for name in names}
-        return self.path.format_map(filled)
+        path = self.path.format_map({name: quote(str(params[name]), safe="") for name in names})
+        query = {
+            self.query.get(name, name): value
+            for name, value in params.items()
+            if name not in names and self.query.get(name, name) is not None
+        }
+        return path, cast(dict[str, Any], query)
 
 
 class Service(Protocol):
@@ -93,6 +101,17 @@ class Service(Protocol):
     """The name the API gives the account in queries and bodies (``user_id``, ``email``)."""
     UPLOADS_PROCESS: bool
     """Whether an upload is processed after it answers (a status to wait on), or is ready when it answers."""
+    SHORT_TITLE: str
+    """The service's own name, for "a parameter Flow Music lacks" ("Riffusion", "Flow Music")."""
+    SLOTS_NEED_ACCOUNTS: bool
+    """Whether free slots are read with the accounts (``maxJobs``) beside ``slots`` (the running jobs)."""
+    MAX_UPLOAD_BYTES: int | None
+    """The API's upload cap, refused before sending; None where the API documents none."""
+    DOWNLOAD_FORMATS: Mapping[str, str | None]
+    """The formats a song downloads in: None through the API's ``download``, else the song's key that holds its
+    public URL (fetched without the token)."""
+    MESSAGES: Mapping[int, str]
+    """Error answers whose advice is the service's own (by HTTP status), formatted as ``answers.py``'s."""
     ENDPOINTS: Mapping[str, Endpoint]
     """``upload``, ``upload_status``, ``compose``, ``songs``, ``download``, ``lyrics``, ``prompt``, ``slots``,
     ``accounts``, ``stop_job``: the operations the hooks offer, where the service has them."""
@@ -102,6 +121,10 @@ class Service(Protocol):
         ...
 
     def upload_progress(self, word: Any) -> Progress: ...
+
+    def free_slots(self, answer: Mapping[str, Any], accounts: Mapping[str, Any] | None) -> dict[str, int]:
+        """Free job slots by account, from the ``slots`` answer (and ``accounts``, where the service needs them)."""
+        ...
 
     def song_progress(self, word: Any) -> Progress: ...
 
@@ -123,6 +146,19 @@ def require_id(name: str, value: Any) -> str:
             f"upstream task's output, e.g. upload.output['{name}']."
         )
     return text
+
+
+def without_unset(fields: Mapping[str, Any], own: Mapping[str, Any], service: str) -> dict[str, Any]:
+    """The fields that are set, each one the service has: one it lacks fails here, before any request, naming it
+    and the service, so a DAG moved to another service says what to change instead of losing a setting."""
+    given = {name: value for name, value in fields.items() if value is not None}
+    for name in given:
+        if name not in own:
+            raise RiffusionInputError(
+                f"{name} is not a parameter of {service} (the connection's service): remove it, or use a "
+                "connection of the service that has it (README, 'Parameters by service')."
+            )
+    return given
 
 
 def status_word(value: Any) -> str:

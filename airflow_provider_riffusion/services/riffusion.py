@@ -27,14 +27,24 @@ from airflow_provider_riffusion.services import (
     json_kind,
     kept_response,
     status_word,
+    without_unset,
 )
 
 NAME = "riffusion"
 TITLE = "the Riffusion API"
 DEFAULT_BASE_URL = "https://api.useapi.net/v1/riffusion"
 ACCOUNT_PARAM = "user_id"
+SHORT_TITLE = "Riffusion"
 UPLOADS_PROCESS = True
 """A track is processed after the upload answers: its status is polled (``upload_status``)."""
+SLOTS_NEED_ACCOUNTS = False
+"""``GET scheduler/available`` says each account's free slots itself."""
+MAX_UPLOAD_BYTES = None
+"""The docs recommend uploads under 50 MB (a warning, ``sources/kinds.py``) but name no cap."""
+DOWNLOAD_FORMATS: Mapping[str, str | None] = {"mp3": None, "wav": None, "stems": None}
+"""Every format comes through ``GET music/download``."""
+MESSAGES: Mapping[int, str] = {}
+"""The error messages of ``answers.py`` are written in Riffusion's terms."""
 
 # -- status words --
 
@@ -215,9 +225,23 @@ def build_prompt_payload(
     return payload
 
 
+COMPOSE_FIELDS = (
+    *("prompt_1", "prompt_2", "prompt_3", "lyrics", "title", "audio_upload_id", "model", "reply_url", "reply_ref"),
+    *COMPOSE_INT_RANGES,
+)
+OWN_FIELDS = {
+    "compose": COMPOSE_FIELDS,
+    "prompt": ("prompt", "instrumental", "reply_url", "reply_ref", "max_jobs"),
+    "lyrics": ("prompt", "lyrics"),
+}
+"""The parameters each call has on Riffusion; another service's (``ghostwriter``, ``structure`` ...) are refused."""
+
+
 def body(operation: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON body of ``compose``, ``prompt`` or ``lyrics`` from the operator's fields (the account is added by
-    the hook)."""
+    the hook); a parameter Riffusion lacks is refused, naming it."""
+    if operation in OWN_FIELDS:
+        fields = without_unset(fields, dict.fromkeys(OWN_FIELDS[operation]), SHORT_TITLE)
     fields = dict(fields)
     if operation == "compose":
         return build_compose_payload(fields.pop("prompt_1", None), **fields)
@@ -379,6 +403,16 @@ def capacity(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     return {"free": free, "response": kept_response(body)}
 
 
+def free_slots(answer: Mapping[str, Any], accounts: Mapping[str, Any] | None) -> dict[str, int]:
+    """``capacity`` already says each account's free slots."""
+    return dict(answer["free"])
+
+
+def account(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``GET accounts/{account}``: one account's record (Flow Music adds its live credit balances)."""
+    return answer_object(body, TITLE, f"the account {params['account']}")
+
+
 def accounts(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     """GET accounts: an object keyed by user_id."""
     return answer_object(body, TITLE, "the accounts list")
@@ -412,6 +446,9 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     ),
     "songs": Endpoint("GET", "music/", "the songs of job {id}", songs, ids={"id": "job_id"}),
     "accounts": Endpoint("GET", "accounts", "the accounts list", accounts, retry.retry_never, account=None),
+    "account": Endpoint(
+        "GET", "accounts/{account}", "the account {account}", account, ids={"account": "user_id"}, account=None
+    ),
     "download": Endpoint("GET", "music/download", "the download of song {id}", _no_answer, ids={"id": "song_id"}),
     "lyrics": Endpoint(
         "POST", "music/generate-lyrics", "the lyrics request", lyrics, retry.retry_create, account="body"

@@ -481,7 +481,7 @@ ENDPOINTS = [
         "call-unknown-operation",
         nothing,
         api("call", "stems"),
-        raises(exc.RiffusionInputError, r"has no operation .stems.: use one of accounts, compose"),
+        raises(exc.RiffusionInputError, r"has no operation .stems.: use one of account, accounts, compose"),
     ),
 ]
 
