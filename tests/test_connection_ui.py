@@ -5,6 +5,9 @@ port in a temporary AIRFLOW_HOME (SQLite, SimpleAuthManager with everyone an adm
 then uses Debian's Chromium (``/usr/bin/chromium``) through the Python ``playwright`` package (no browser
 download): it adds a "Riffusion (useapi.net)" connection pointing at the bundled emulator, checks what the
 form shows, presses Test with the right and with a wrong token, and checks that no token reaches the page.
+Then it adds a second connection with ``flowmusic`` picked in the Service dropdown (exactly riffusion and
+flowmusic, riffusion preselected), pointing at a second emulator serving Flow Music, checks the saved extra,
+presses Test, and reopens the connection to see the choice kept.
 ``scripts/install_browser.sh`` installs both. Without them the test is skipped, unless ``CI`` is set: then
 it fails. Screenshots go to ``artifacts/connection-ui/``; with ``RIFFUSION_UPDATE_DOCS=1`` the filled form
 also replaces ``docs/connection-form.png``, the README's picture (a plain run leaves the checkout as it was).
@@ -53,6 +56,9 @@ CHROMIUM_FLAGS = [
 ]
 WRONG_TOKEN = "tok-WRONG-7c3e91b4a2"
 CONN_ID = "riffusion_ui"
+FLOW_CONN_ID = "riffusion_ui_flowmusic"
+FLOW_EMAIL = "ui-artist@example.com"
+SERVICES = ["riffusion", "flowmusic"]  # literal on purpose: what the dropdown must offer, in this order
 HOOK_NAME = "Riffusion (useapi.net)"
 PORTLESS_TEST_BUG = "differs from the stored connection"  # apache/airflow#73298
 UI_TIMEOUT_MS = 15_000
@@ -128,7 +134,7 @@ def test_connection_form_in_the_ui(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def _drive_connection_form(api_server: AirflowCluster, tmp_path: Path) -> list[str]:
     """The whole browser session; returns the API answers that needed the port workaround."""
-    from playwright.sync_api import Page, Request, Route, expect, sync_playwright
+    from playwright.sync_api import Locator, Page, Request, Route, expect, sync_playwright
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -162,7 +168,30 @@ def _drive_connection_form(api_server: AirflowCluster, tmp_path: Path) -> list[s
             response = route.fetch(post_data=json.dumps(body), timeout=UI_TIMEOUT_MS)
         route.fulfill(response=response)
 
-    with RiffusionEmulator(token=TOKEN, user_ids=("user-1",)) as emulator, sync_playwright() as playwright:
+    def choose_service(dialog: Locator, chosen: str, preselected: str) -> None:
+        """Open the Service dropdown: exactly the two services, ``preselected`` marked; pick ``chosen``."""
+        label = EXTRA_FIELDS["service"]["label"]
+        group = dialog.get_by_role("group").filter(has=page.get_by_text(label, exact=True))
+        service = group.get_by_role("combobox", name=label, exact=True)
+        value = group.locator("input[name='element_service']")  # what Save reads
+        expect(service).to_be_visible()
+        # 3.3's dropdown input has no aria-describedby: the description is found as text of the field's group.
+        expect(group.get_by_text(EXTRA_FIELDS["service"]["description"], exact=True)).to_be_visible()
+        expect(value).to_have_value(preselected)
+        service.click()
+        listbox = group.get_by_role("listbox")
+        expect(listbox.get_by_role("option")).to_have_text(SERVICES)
+        expect(listbox.get_by_role("option", selected=True)).to_have_text([preselected])
+        listbox.get_by_role("option", name=chosen, exact=True).click()
+        expect(listbox).to_have_count(0)
+        expect(value).to_have_value(chosen)
+
+    with (
+        RiffusionEmulator(token=TOKEN, user_ids=("user-1",)) as emulator,
+        RiffusionEmulator(token=TOKEN, service="flowmusic", emails=(FLOW_EMAIL,)) as flow_emulator,
+        sync_playwright() as playwright,
+    ):
+        assert flow_emulator.base_url.endswith("/v1/flowmusic"), flow_emulator.base_url
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),  # a fresh --user-data-dir
             executable_path=str(CHROMIUM),
@@ -231,6 +260,7 @@ def _drive_connection_form(api_server: AirflowCluster, tmp_path: Path) -> list[s
                 expect(widget).to_have_attribute("name", f"element_{field_name}")
                 expect(widget).to_have_accessible_description(EXTRA_FIELDS[field_name]["description"])
                 expect(extras.get_by_text(EXTRA_FIELDS[field_name]["description"], exact=True)).to_be_visible()
+            choose_service(dialog, "riffusion", preselected="riffusion")
             user_id.fill("user-1")
             timeout.fill("5")
             shoot(page, "03-extra-fields-filled.png")
@@ -243,7 +273,7 @@ def _drive_connection_form(api_server: AirflowCluster, tmp_path: Path) -> list[s
             assert saved["conn_type"] == "riffusion"
             assert saved["host"] == emulator.base_url
             assert saved["login"] in (None, "") and saved["schema"] in (None, "") and saved["port"] is None
-            assert json.loads(saved["extra"]) == {"user_id": "user-1", "timeout": 5}
+            assert json.loads(saved["extra"]) == {"service": "riffusion", "user_id": "user-1", "timeout": 5}
             assert TOKEN not in json.dumps(saved), "the API handed the stored token back"
 
             # -- Test with the right token --
@@ -278,6 +308,58 @@ def _drive_connection_form(api_server: AirflowCluster, tmp_path: Path) -> list[s
             assert any(r["path"].endswith("/accounts") and r["status"] == 401 for r in emulator.requests), (
                 emulator.requests
             )
+
+            # -- a Flow Music connection: flowmusic picked in the Service dropdown, Test against its emulator --
+            page.get_by_role("button", name="Add Connection").click()
+            dialog = page.get_by_role("dialog")
+            expect(dialog.get_by_role("heading", name="Add Connection")).to_be_visible()
+            conn_type = dialog.get_by_role("combobox", name="Connection Type")
+            conn_type.click()
+            conn_type.fill("Riffusion")
+            page.get_by_role("option", name=HOOK_NAME, exact=True).click()
+            expect(dialog.get_by_text(HOOK_NAME, exact=True)).to_be_visible()
+            dialog.get_by_role("textbox", name="Connection ID").fill(FLOW_CONN_ID)
+            standard = dialog.get_by_role("region", name="Standard Fields")
+            standard.get_by_role("textbox", name="Base URL", exact=True).fill(flow_emulator.base_url)
+            standard.get_by_role("textbox", name="API token", exact=True).fill(TOKEN)
+            dialog.get_by_role("button", name="Extra Fields", exact=True).click()
+            choose_service(dialog, "flowmusic", preselected="riffusion")
+            extras = dialog.get_by_role("region").filter(has=page.get_by_text(EXTRA_FIELDS["user_id"]["label"]))
+            extras.get_by_role("group").filter(
+                has=page.get_by_text(EXTRA_FIELDS["user_id"]["label"], exact=True)
+            ).get_by_role("textbox").fill(FLOW_EMAIL)
+            extras.get_by_role("spinbutton", name=EXTRA_FIELDS["timeout"]["label"], exact=True).fill("5")
+            shoot(page, "06-flowmusic-chosen.png")
+            dialog.get_by_role("button", name="Save").click()
+            expect(dialog).to_have_count(0)
+            flow_row = page.get_by_role("row").filter(has=page.get_by_role("cell", name=FLOW_CONN_ID, exact=True))
+            expect(flow_row).to_have_count(1)
+            saved = api_server.get_json(f"/api/v2/connections/{FLOW_CONN_ID}")
+            assert saved["conn_type"] == "riffusion" and saved["host"] == flow_emulator.base_url, saved
+            assert json.loads(saved["extra"]) == {"service": "flowmusic", "user_id": FLOW_EMAIL, "timeout": 5}
+            assert TOKEN not in json.dumps(saved), "the API handed the stored token back"
+
+            flow_row.get_by_role("button", name="Test Connection").click()
+            flow_success = toasts.get_by_role("status").filter(has_text=f"Connected to {flow_emulator.base_url}")
+            expect(flow_success).to_be_visible()
+            expect(flow_success).to_have_attribute("data-type", "success")
+            expect(flow_success).to_contain_text("Test Connection Successful")
+            expect(flow_success).to_contain_text("1 Flow Music account(s) configured")
+            shoot(page, "07-flowmusic-test-success.png")
+            assert any(r["path"] == "/v1/flowmusic/accounts" and r["status"] == 200 for r in flow_emulator.requests), (
+                flow_emulator.requests
+            )
+
+            # -- reopened, the connection still shows flowmusic chosen --
+            flow_row.get_by_role("button", name="Edit Connection").click()
+            dialog = page.get_by_role("dialog")
+            expect(dialog.get_by_role("heading", name="Edit Connection")).to_be_visible()
+            dialog.get_by_role("button", name="Extra Fields", exact=True).click()
+            choose_service(dialog, "flowmusic", preselected="flowmusic")
+            shoot(page, "08-flowmusic-reopened.png")
+            dialog.get_by_role("button", name="Close").click()
+            expect(dialog).to_have_count(0)
+
             text, html = page.locator("body").inner_text(), page.content()
             for secret in (WRONG_TOKEN, TOKEN):
                 assert secret not in text, f"a token is shown on the page:\n{text}"
