@@ -1,13 +1,15 @@
-"""Upload a track, wait until Riffusion has processed it, write lyrics from its words, compose two songs
+"""Upload a track, wait until the service has processed it, write lyrics from its words, compose two songs
 from it, store the songs in a folder (one asset event per song: ``riffusion_on_new_songs`` follows),
 and report them.
 
-Connection: ``riffusion_default`` (type ``riffusion``; the API token as password). To try it
-without the real service, start the bundled emulator and point the connection at it:
+Connection: ``riffusion_default`` (type ``riffusion``; the API token as password; extra ``service``
+``riffusion`` or ``flowmusic``). The DAG is the same on both services: it uses only the parameters
+both have. To try it without the real service, start the bundled emulator and point the connection
+at it:
 
-    python -m airflow_provider_riffusion.testing --port 8765 &
+    python -m airflow_provider_riffusion.testing --port 8765 --service flowmusic &
     export AIRFLOW_CONN_RIFFUSION_DEFAULT='{"conn_type": "riffusion", "password": "emulator-token",
-        "host": "http://127.0.0.1:8765/v1/riffusion"}'
+        "host": "http://127.0.0.1:8765/v1/flowmusic", "extra": {"service": "flowmusic"}}'
 
 ``RIFFUSION_EXAMPLE_POLL_SECONDS`` shortens the waits for demos (default 10 s).
 ``RIFFUSION_EXAMPLE_TRACKS`` is where the demo track is written: an object-storage folder, for workers
@@ -108,9 +110,7 @@ def riffusion_upload_compose() -> None:
     compose = CreateComposeOperator(
         task_id="compose",
         prompt_1="dreamy lo-fi hip hop, warm vinyl crackle, soft piano",
-        prompt_1_strength=60,
         lyrics=lyrics.output["lyrics"],
-        title="Arpeggio Dreams",
         audio_upload_id=processed.output["audio_upload_id"],
         wait_for_completion=True,
         poll_interval=POLL_SECONDS,

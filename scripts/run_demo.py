@@ -21,6 +21,11 @@ from airflow_provider_riffusion.testing.dag_run import run_dag_test
 ROOT = Path(__file__).resolve().parent.parent
 
 
+SERVICE = os.environ.get("RIFFUSION_SERVICE", "riffusion")
+"""The service the demo runs against (``RIFFUSION_SERVICE=flowmusic``): the emulator serves both."""
+SERVICE_NAMES = {"riffusion": "Riffusion (retired April 2025)", "flowmusic": "Flow Music (Riffusion's live successor)"}
+
+
 def start_emulator(workdir: Path, token: str) -> tuple[subprocess.Popen[bytes], str]:
     """``python -m airflow_provider_riffusion.testing`` on a free port; wait until it says where it listens."""
     ready = workdir / "emulator-url"
@@ -29,6 +34,8 @@ def start_emulator(workdir: Path, token: str) -> tuple[subprocess.Popen[bytes], 
             sys.executable,
             "-m",
             "airflow_provider_riffusion.testing",
+            "--service",
+            SERVICE,
             "--port",
             "0",
             "--pending-polls",
@@ -53,11 +60,14 @@ def start_emulator(workdir: Path, token: str) -> tuple[subprocess.Popen[bytes], 
     raise SystemExit(f"demo failed: the emulator did not start (see {workdir / 'emulator.log'})")
 
 
-SONGS = ROOT / "artifacts" / "demo-songs"
-"""Where the demo's songs land (kept: the demo ends by listing them)."""
+SONGS = Path(os.environ.get("RIFFUSION_DEMO_SONGS") or ROOT / "artifacts" / "demo-songs")
+"""Where the demo's songs land (kept: the demo ends by listing them); ``RIFFUSION_DEMO_SONGS`` moves them (tests)."""
 
 
 def main() -> int:
+    if SERVICE not in SERVICE_NAMES:
+        print(f"demo failed: RIFFUSION_SERVICE={SERVICE!r} is not one of {sorted(SERVICE_NAMES)}")
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="riffusion-demo-"))
     try:
         succeeded = run(workdir)
@@ -76,14 +86,15 @@ def run(workdir: Path) -> bool:
     token = f"demo-{secrets.token_hex(8)}"
     emulator, base_url = start_emulator(workdir, token)
     try:
-        print(f"Emulator at {base_url}; Airflow home {workdir / 'airflow'}; running riffusion_upload_compose ...")
+        print(f"Service: {SERVICE_NAMES[SERVICE]}, emulated at {base_url}")
+        print(f"Airflow home {workdir / 'airflow'}; running riffusion_upload_compose ...")
         run = run_dag_test(
             "riffusion_upload_compose",
             ROOT / "example_dags",
             airflow_home=workdir / "airflow",
             env={
                 "AIRFLOW_CONN_RIFFUSION_DEFAULT": json.dumps(
-                    {"conn_type": "riffusion", "password": token, "host": base_url}
+                    {"conn_type": "riffusion", "password": token, "host": base_url, "extra": {"service": SERVICE}}
                 ),
                 "RIFFUSION_EXAMPLE_POLL_SECONDS": "1",
                 "RIFFUSION_EXAMPLE_SONGS": str(SONGS),
@@ -99,7 +110,8 @@ def run(workdir: Path) -> bool:
         return False
     upload, status, compose = run.xcom("upload_track"), run.xcom("wait_for_upload"), run.xcom("compose")
     print(f"upload job_id:     {upload['job_id']} ({upload['bytes']} bytes, sha256 {upload['sha256'][:12]}...)")
-    print(f"transcribed lyrics: {status['lyrics']!r}")
+    untranscribed = " (Flow Music transcribes no upload: it is ready when it answers)" if SERVICE == "flowmusic" else ""
+    print(f"transcribed lyrics: {status['lyrics']!r}{untranscribed}")
     print(f"written lyrics:    {run.xcom('write_lyrics')['lyrics'].splitlines()[:2]}")
     for song in compose["songs"]:
         print(f"song: {song['title']!r} [{song['status']}] {song['download_url']}")
@@ -107,7 +119,7 @@ def run(workdir: Path) -> bool:
     for file in run.xcom("store_songs")["files"]:
         path = Path(file["path"])
         print(f"  {path.name}  {path.stat().st_size} bytes on disk  sha256 {file['sha256']}")
-    print("demo succeeded")
+    print(f"demo succeeded on {SERVICE_NAMES[SERVICE]}")
     return True
 
 

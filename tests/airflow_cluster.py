@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -76,6 +77,27 @@ HEALTH_KEYS = {
 """What the api-server's health endpoint reports for each component (the api-server: its database)."""
 FINAL_RUN_STATES = frozenset({"success", "failed"})
 FINAL_TASK_STATES = frozenset({"success", "failed", "upstream_failed", "skipped", "removed"})
+
+
+def title_slug(title: str) -> str:
+    """A song title as the names of the files stored for it begin: lower-case ASCII letters and digits, dashes
+    between (a title is no fixed text: the service gives it)."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def example_on_connection(example: Path, dag_id: str, conn_id: str, folder: Path) -> Path:
+    """A copy of an example DAG file, written into ``folder``, as another DAG (``dag_id``) whose provider tasks use
+    the connection ``conn_id`` (``default_args``): so one cluster runs the same tasks against a second service
+    beside the first (an ``AIRFLOW_CONN_*`` variable is one per process; a task names its connection). Fails when
+    the example no longer declares its dag_id as this expects."""
+    source = example.read_text()
+    declared = f'dag_id="{example.stem}",'
+    assert source.count(declared) == 1 and "default_args" not in source, f"{example} changed: update this copy"
+    path = folder / f"{dag_id}.py"
+    path.write_text(
+        source.replace(declared, f'dag_id="{dag_id}",\n    default_args={{"riffusion_conn_id": "{conn_id}"}},')
+    )
+    return path
 
 
 class ClusterError(AssertionError):

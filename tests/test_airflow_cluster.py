@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_riffusion.testing import RiffusionEmulator
-from tests.airflow_cluster import AirflowCluster, poll
+from tests.airflow_cluster import AirflowCluster, poll, title_slug
 from tests.support import TOKEN, write_wav
 
 if int(version("apache-airflow").split(".")[0]) < 3:
@@ -194,9 +194,12 @@ def _assert_outputs(cluster: AirflowCluster, run_id: str, new_uploads: list[dict
     assert status["audio_upload_id"] == upload["audio_upload_id"]
     assert compose["songs"], compose
     assert all(song["status"] == "completed" for song in compose["songs"]), compose["songs"]
-    assert all(song["title"] == "Arpeggio Dreams" for song in compose["songs"]), compose["songs"]
+    # The example names no title: the service gives each song one, and the stored file's name begins with it.
+    assert all(isinstance(song["title"], str) and song["title"].strip() for song in compose["songs"]), compose
     files = cluster.xcom(DAG_ID, run_id, "store_songs")["files"]
-    assert len(files) == len(compose["songs"])
+    assert [file["song_id"] for file in files] == [song["id"] for song in compose["songs"]], files
+    for song, file in zip(compose["songs"], files, strict=True):
+        assert file["title"] == song["title"] and Path(file["path"]).name.startswith(f"{title_slug(song['title'])}-")
     assert cluster.xcom(DAG_ID, run_id, "report") == {
         "job_id": upload["job_id"],
         "songs": len(compose["songs"]),
@@ -274,6 +277,7 @@ def _assert_follower_ran_for_the_songs(cluster: AirflowCluster, run_id: str) -> 
     """The stored songs were asset events through the alias, and the scheduler started the follower DAG for
     them: its run (``asset_triggered``) read back each file, and the events' extras are the files' own."""
     files = {file["song_id"]: file for file in cluster.xcom(DAG_ID, run_id, "store_songs")["files"]}
+    titles = {song["id"]: song["title"] for song in cluster.xcom(DAG_ID, run_id, "compose")["songs"]}
 
     def follower_run() -> list[dict[str, Any]] | None:
         cluster.check_alive()
@@ -296,7 +300,7 @@ def _assert_follower_ran_for_the_songs(cluster: AirflowCluster, run_id: str) -> 
     for song in arrived:
         file = files[song["song_id"]]
         assert song["uri"] == file["uri"] and song["sha256"] == file["sha256"] and song["bytes"] == file["bytes"]
-        assert song["title"] == "Arpeggio Dreams" and song["format"] == "mp3"
+        assert song["title"] == titles[song["song_id"]] and song["format"] == "mp3"
 
 
 def _assert_loop_never_blocked(cluster: AirflowCluster, run_id: str) -> None:

@@ -1,12 +1,17 @@
-"""What a new DAG author meets first: the URI form of the connection, a connection of the wrong type or
-none at all, and the download step chained to a compose that did not wait; on the worker and in the
-triggerer, against the emulator."""
+"""What a new DAG author meets first: the demo (on Flow Music, the live service), the URI form of the
+connection, a connection of the wrong type or none at all, and the download step chained to a compose that
+did not wait; on the worker and in the triggerer, against the emulator."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -18,6 +23,52 @@ from airflow_provider_riffusion.operators.riffusion import DownloadSongsOperator
 from airflow_provider_riffusion.testing import RiffusionEmulator
 from airflow_provider_riffusion.triggers.riffusion import SongsCompletedTrigger
 from tests.support import RecordingTI, one_event, task_context, task_logs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_demo(service: str, songs: Path) -> subprocess.CompletedProcess[str]:
+    """``scripts/run_demo.py`` as ``scripts/demo.sh`` runs it once installed, with its songs stored in ``songs``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "PYTEST"))}
+    env.update({"RIFFUSION_SERVICE": service, "RIFFUSION_DEMO_SONGS": str(songs)})
+    return subprocess.run(
+        [sys.executable, "scripts/run_demo.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.once  # one Airflow runs it: tests/test_example_dag.py runs the same DAG on every minor and service
+@pytest.mark.airflow_cli
+def test_the_demo_runs_on_flow_music_and_says_so(tmp_path: Path) -> None:
+    result = run_demo("flowmusic", tmp_path / "songs")
+
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(
+        r"Service: Flow Music \(Riffusion's live successor\), emulated at http://127\.0\.0\.1:\d+/v1/flowmusic",
+        lines[0],
+    ), lines
+    assert "transcribed lyrics: '' (Flow Music transcribes no upload: it is ready when it answers)" in lines
+    songs = [line for line in lines if line.startswith("song: ")]
+    assert len(songs) == 2 and all(" [completed] " in line for line in songs), lines
+    stored = sorted((tmp_path / "songs").glob("*.mp3"))
+    assert len(stored) == 2 and all(f"  {path.name}  {path.stat().st_size} bytes" in result.stdout for path in stored)
+    assert lines[-1] == "demo succeeded on Flow Music (Riffusion's live successor)", lines
+    home = re.search(r"^Airflow home (\S+)/airflow;", result.stdout, re.MULTILINE)
+    assert home and not Path(home[1]).exists()  # its temporary folder removed
+
+
+def test_the_demo_refuses_a_service_it_does_not_know(tmp_path: Path) -> None:
+    result = run_demo("suno", tmp_path / "songs")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == "demo failed: RIFFUSION_SERVICE='suno' is not one of ['flowmusic', 'riffusion']\n"
+    assert not (tmp_path / "songs").exists()
 
 
 def uri_of(emulator: RiffusionEmulator) -> str:
