@@ -37,6 +37,7 @@ from airflow_provider_riffusion.services import (
     Service,
     ready_upload,
     require_id,
+    sentence,
     song_summary,
     songs_progress,
 )
@@ -235,15 +236,26 @@ class Wait(Generic[T]):
 class UploadWait(Wait[dict[str, Any]]):
     """An upload's processing: its status once ready; failed (or flagged, when asked) fails at once."""
 
-    def __init__(self, job_id: Any, user_id: str | None = None, *, fail_on_flagged: bool = False) -> None:
+    def __init__(
+        self, job_id: Any, user_id: str | None = None, *, fail_on_flagged: bool = False, flagged: bool | None = None
+    ) -> None:
         self.job_id = require_id("job_id", job_id)
         self.user_id = user_id
         self.fail_on_flagged = bool(fail_on_flagged)
+        self.flagged = flagged
+        """The upload's own ``is_flagged``, where the task that uploaded knows it: a service without an upload
+        status (Flow Music) says it only in the upload's answer."""
         self.what = f"Upload {self.job_id}"
 
     def reads(self, poller: Poller[Any], service: Service) -> Check[dict[str, Any]]:
         if not service.UPLOADS_PROCESS:  # ready when it answered: nothing to read, nothing to defer
-            return ready_upload(self.job_id)
+            if self.flagged is None and self.fail_on_flagged:
+                poller.log.warning(
+                    "%s has no upload status to read the flag from: fail_on_flagged applies to the upload's own "
+                    "is_flagged (UploadAudioOperator(fail_on_flagged=True, wait_for_completion=True)).",
+                    sentence(service.TITLE),
+                )
+            return self.flag(ready_upload(self.job_id, is_flagged=bool(self.flagged)))
         status = yield ("get_upload_status", (self.job_id, self.user_id))
         word = status["status"]
         poller.note(self.what, word)
@@ -262,6 +274,10 @@ class UploadWait(Wait[dict[str, Any]]):
                 self.job_id,
                 word,
             )
+        return self.flag(status)
+
+    def flag(self, status: dict[str, Any]) -> dict[str, Any]:
+        """The status, unless it is flagged and the task said to fail then."""
         if self.fail_on_flagged and status["is_flagged"]:
             raise RiffusionUploadFailedError(
                 f"Upload {self.job_id} is flagged (is_flagged=true, most likely a copyright match). Use another "

@@ -604,6 +604,377 @@ def test_deferrable_upload_operator_defers_past_a_blip_on_its_first_check(
     assert result["status"] == "complete" and result["job_id"] == uploads[0].job_id
 
 
+# -- the same faults on Flow Music's endpoints -----------------------------------------------------
+#
+# Each row's fault (and its connection extras, and its least time) against every endpoint a Flow Music
+# connection (extra ``service: flowmusic``) calls: ``POST files``, ``POST music``, ``GET jobs/{jobid}`` (sync,
+# ``SongsCompletedSensor`` in poke mode, ``SongsCompletedTrigger``), ``GET jobs`` (free slots), ``GET
+# music/download`` (mp3, with the token), ``POST music/lyrics``, and a clip's public ``wav_url`` (without it).
+# Its own table (not the README's, which is Riffusion's): ``python -m tests.test_fault_matrix --flowmusic``.
+
+FILES, MUSIC, JOB, JOBS, MP3, LYRICS, WAV = "files", "music", "job", "jobs", "mp3", "lyrics", "wav"
+FLOW_TARGETS = {
+    FILES: ("POST", "files"),
+    MUSIC: ("POST", "music"),
+    JOB: ("GET", "jobs/{job_id}"),
+    JOBS: ("GET", "jobs"),
+    MP3: ("GET", "music/download"),
+    LYRICS: ("POST", "music/lyrics"),
+    WAV: ("GET", "_public/flowmusic/{clip}.wav"),
+}
+"""Where each Flow Music call's fault is injected (``{job_id}``, ``{clip}``: what the cell's setup made)."""
+FLOW_COLUMNS: tuple[tuple[str, str], ...] = (
+    (FILES, SYNC),
+    (FILES, DEFERRABLE),
+    (MUSIC, SYNC),
+    (MUSIC, DEFERRABLE),
+    (JOB, SYNC),
+    (JOB, WAIT),
+    (JOB, DEFERRABLE),
+    (JOBS, SYNC),
+    (MP3, SYNC),
+    (LYRICS, SYNC),
+    (WAV, SYNC),
+)
+FLOW_PATH_NAMES = {
+    (FILES, SYNC): "hook.upload_audio",
+    (FILES, DEFERRABLE): "UploadAudioOperator(deferrable=True, wait_for_completion=True): ready at once",
+    (MUSIC, SYNC): "hook.create_compose",
+    (MUSIC, DEFERRABLE): "CreateComposeOperator(deferrable=True)",
+    (JOB, SYNC): "hook.get_songs",
+    (JOB, WAIT): "SongsCompletedSensor (poke)",
+    (JOB, DEFERRABLE): "SongsCompletedTrigger",
+    (JOBS, SYNC): "hook.free_slots",
+    (MP3, SYNC): "hook.download_song(mp3)",
+    (LYRICS, SYNC): "hook.generate_lyrics",
+    (WAV, SYNC): "hook.download_song(wav, url=wav_url)",
+}
+FLOW_READS = (JOBS, MP3, WAV)
+"""The one-path reads besides the songs: retried as every GET is."""
+
+
+def flow_row(
+    id: str, *, files: Outcome, music: Outcome, job: tuple[Outcome, Outcome, Outcome], reads: Outcome, lyrics: Outcome
+) -> dict[tuple[str, str], Outcome]:
+    """A Flow Music row: POSTs alike on both paths (both on the worker); the reads besides the songs alike."""
+    expect: dict[tuple[str, str], Outcome] = {(FILES, SYNC): files, (FILES, DEFERRABLE): files}
+    expect.update({(MUSIC, SYNC): music, (MUSIC, DEFERRABLE): music, (LYRICS, SYNC): lyrics})
+    expect.update(zip(((JOB, SYNC), (JOB, WAIT), (JOB, DEFERRABLE)), job, strict=True))
+    expect.update({(read, SYNC): reads for read in FLOW_READS})
+    assert set(expect) == set(FLOW_COLUMNS), id
+    return expect
+
+
+def flow_fatal(error: type[exc.RiffusionError], match: str) -> dict[str, Any]:
+    once = Fails(error, match, 1)
+    return {"files": once, "music": once, "job": (once,) * 3, "reads": once, "lyrics": once}
+
+
+FLOW_EXPECT: dict[str, dict[tuple[str, str], Outcome]] = {
+    "500x2": flow_row(
+        "500x2",
+        files=Fails(exc.RiffusionServerError, r"The Flow Music API failed on the upload .* \(HTTP 500\)", 1),
+        music=Fails(exc.RiffusionServerError, r"failed on the compose request \(HTTP 500\)", 1),
+        job=(RETRIED, Ok(), Ok()),
+        reads=RETRIED,
+        lyrics=Fails(exc.RiffusionServerError, r"failed on the lyrics request \(HTTP 500\)", 1),
+    ),
+    "503x2": flow_row(
+        "503x2",
+        files=RETRIED,
+        music=Fails(exc.RiffusionServerError, r"HTTP 503", 1),
+        job=(RETRIED, Ok(), Ok()),
+        reads=RETRIED,
+        lyrics=Fails(exc.RiffusionServerError, r"HTTP 503", 1),
+    ),
+    "429x2-retry-after": flow_row(
+        "429x2-retry-after", files=RETRIED, music=RETRIED, job=(RETRIED, Ok(), Ok()), reads=RETRIED, lyrics=RETRIED
+    ),
+    "html502x2": flow_row(
+        "html502x2",
+        files=Fails(exc.RiffusionServerError, r"HTTP 502\): 502 Bad Gateway", 1),
+        music=Fails(exc.RiffusionServerError, r"HTTP 502\): 502 Bad Gateway", 1),
+        job=(RETRIED, Ok(), Ok()),
+        reads=RETRIED,
+        lyrics=Fails(exc.RiffusionServerError, r"HTTP 502\): 502 Bad Gateway", 1),
+    ),
+    "500x3": flow_row(
+        "500x3",
+        files=Fails(exc.RiffusionServerError, r"HTTP 500", 1),
+        music=Fails(exc.RiffusionServerError, r"HTTP 500", 1),
+        job=(Fails(exc.RiffusionServerError, r"HTTP 500\) after 3 attempts", 3), RIDDEN_OUT, RIDDEN_OUT),
+        reads=Fails(exc.RiffusionServerError, r"HTTP 500\) after 3 attempts", 3),
+        lyrics=Fails(exc.RiffusionServerError, r"HTTP 500", 1),
+    ),
+    "500-always": flow_row(
+        "500-always",
+        files=Fails(exc.RiffusionServerError, r"HTTP 500", 1),
+        music=Fails(exc.RiffusionServerError, r"HTTP 500", 1),
+        job=(
+            Fails(exc.RiffusionServerError, r"HTTP 500", MAX_ATTEMPTS),
+            Fails(exc.RiffusionServerError, r"HTTP 500", WAIT_GIVES_UP_AFTER),
+            Fails(exc.RiffusionServerError, r"HTTP 500", WAIT_GIVES_UP_AFTER),
+        ),
+        reads=Fails(exc.RiffusionServerError, r"HTTP 500\) after 3 attempts", MAX_ATTEMPTS),
+        lyrics=Fails(exc.RiffusionServerError, r"HTTP 500", 1),
+    ),
+    "429-always": flow_row(
+        "429-always",
+        **{
+            name: Fails(exc.RiffusionRateLimitError, r"Flow Music .*HTTP 429\) after 3 attempts", MAX_ATTEMPTS)
+            for name in ("files", "music", "reads", "lyrics")
+        },
+        job=(
+            Fails(exc.RiffusionRateLimitError, r"HTTP 429\) after 3 attempts", MAX_ATTEMPTS),
+            Fails(exc.RiffusionRateLimitError, r"HTTP 429\) after 3 attempts", WAIT_GIVES_UP_AFTER),
+            Fails(exc.RiffusionRateLimitError, r"HTTP 429\) after 3 attempts", WAIT_GIVES_UP_AFTER),
+        ),
+    ),
+    "400": flow_row(
+        "400", **flow_fatal(exc.RiffusionBadRequestError, r"HTTP 400\): Parameter bogus is invalid\. Fix the parameter")
+    ),
+    "401": flow_row(
+        "401",
+        **flow_fatal(exc.RiffusionAuthError, r"The Flow Music API refused the token .*\(HTTP 401\)\. Put a valid"),
+    ),
+    "596": flow_row(
+        "596", **flow_fatal(exc.RiffusionAccountError, r"Flow Music account is in an error state \(HTTP 596\).*Re-add")
+    ),
+    "malformed": flow_row(
+        "malformed",
+        files=Fails(exc.RiffusionUnconfirmedError, r"HTTP 200 but the body is not JSON.*The track may have been", 1),
+        music=Fails(exc.RiffusionUnconfirmedError, r"HTTP 200 but the body is not JSON.*Songs may have been", 1),
+        job=(Fails(exc.RiffusionResponseError, r"body is not JSON", 1), RIDDEN_OUT, RIDDEN_OUT),
+        reads=Fails(exc.RiffusionResponseError, r"(HTTP 200 but the body is not JSON|but not with .* audio)", 1),
+        lyrics=Fails(exc.RiffusionResponseError, r"answered the lyrics request with HTTP 200 but the body is not", 1),
+    ),
+    "missing-field": flow_row(
+        "missing-field",
+        files=Fails(exc.RiffusionUnconfirmedError, r"accepted the upload \(HTTP 200\) but returned no asset id", 1),
+        music=Fails(exc.RiffusionUnconfirmedError, r"accepted the compose request but returned no jobid", 1),
+        job=(Ok(1, note="no status counts as pending"), Ok(), Ok()),
+        reads=Fails(exc.RiffusionResponseError, r"(neither a list of jobs nor jobs by account|not with .* audio)", 1),
+        lyrics=Fails(exc.RiffusionResponseError, r"answered the lyrics request without lyrics", 1),
+    ),
+    "hang": flow_row(
+        "hang",
+        files=Ok(2, note="resent whole (the body never fully left)"),
+        music=Fails(
+            exc.RiffusionUnconfirmedError, r"did not answer the compose request within 0\.5 s.*Songs may have been", 1
+        ),
+        job=(Ok(2), Ok(), Ok()),
+        reads=Ok(2),
+        lyrics=Ok(2, note="asked again (lyrics cost nothing)"),
+    ),
+    "drop": flow_row(
+        "drop",
+        files=Ok(2, note="resent whole"),
+        music=Fails(
+            exc.RiffusionUnconfirmedError, r"Lost the connection to .* during the compose request.*Songs may have", 1
+        ),
+        job=(Ok(2), Ok(), Ok()),
+        reads=Ok(2),
+        lyrics=Ok(2, note="asked again (lyrics cost nothing)"),
+    ),
+}
+"""Each Riffusion row's fault, as it ends on Flow Music's endpoints."""
+
+
+class FlowCell(Cell):
+    """One Flow Music call through one path, with the row's fault queued once the call's setup is made."""
+
+    def run(self, call: str, path: str, fault: Fault) -> Any:
+        from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
+
+        hook = RiffusionHook()
+        made: dict[str, Any] = {}
+        if call == JOB:
+            made["job_ids"] = hook.create_compose("ambient drones")["job_ids"]
+        if call in (MP3, WAV):
+            made["song"] = self.completed_song(hook)
+        ids = {"job_id": made.get("job_ids", [""])[0], "clip": made["song"]["id"] if "song" in made else ""}
+        self.since, self.started = len(self.emu.requests), time.monotonic()
+        self.emu.inject(Fault(**{**fault.to_dict(), "path": fault.path.format_map(ids), "service": "flowmusic"}))
+        return getattr(self, f"flow_{call}_{path}")(hook, **made)
+
+    @staticmethod
+    def completed_song(hook: Any) -> dict[str, Any]:
+        [job_id] = hook.create_compose("ambient drones")["job_ids"]
+        deadline = time.monotonic() + CELL_SECONDS
+        while not (songs := hook.get_songs(job_id)):  # pending for the emulator's one poll
+            assert time.monotonic() < deadline, "the job never completed"
+        return songs[0]
+
+    def flow_files_sync(self, hook: Any) -> Any:
+        return hook.upload_audio(self.big)
+
+    def flow_files_deferrable(self, hook: Any) -> Any:
+        from airflow_provider_riffusion.operators.riffusion import UploadAudioOperator
+
+        operator = UploadAudioOperator(
+            task_id="upload", source=str(self.big), wait_for_completion=True, deferrable=True, poll_interval=0.01
+        )
+        result = operator.execute(self.context)  # ready when it answered: never deferred
+        assert result["status"] == "complete"
+        return result
+
+    def flow_music_sync(self, hook: Any) -> Any:
+        return hook.create_compose("ambient drones")
+
+    def flow_music_deferrable(self, hook: Any) -> Any:
+        from airflow.providers.common.compat.sdk import TaskDeferred
+
+        from airflow_provider_riffusion.operators.riffusion import CreateComposeOperator
+
+        operator = CreateComposeOperator(
+            task_id="compose", prompt_1="ambient drones", wait_for_completion=True, deferrable=True, poll_interval=0.01
+        )
+        with pytest.raises(TaskDeferred) as deferred:
+            operator.execute(self.context)
+        result = self.resume(operator, deferred.value)
+        assert len(result["songs"]) == 2 and {song["status"] for song in result["songs"]} == {"completed"}
+        return result
+
+    def flow_job_sync(self, hook: Any, job_ids: list[str]) -> Any:
+        return hook.get_songs(job_ids[0])
+
+    def flow_job_wait(self, hook: Any, job_ids: list[str]) -> Any:
+        from airflow_provider_riffusion.sensors.riffusion import SongsCompletedSensor
+
+        sensor = SongsCompletedSensor(
+            task_id="wait", job_ids=job_ids, mode="poke", deferrable=False, poke_interval=0.01, timeout=CELL_SECONDS
+        )
+        result = sensor.execute(self.context)
+        assert {song["status"] for song in result["songs"]} == {"completed"}
+        return result
+
+    def flow_job_deferrable(self, hook: Any, job_ids: list[str]) -> Any:
+        return self.songs_deferrable(hook, job_ids)
+
+    def flow_jobs_sync(self, hook: Any) -> Any:
+        return hook.free_slots()
+
+    def flow_mp3_sync(self, hook: Any, song: dict[str, Any]) -> Any:
+        return self.stored(hook.download_song(song["id"], self.folder, "mp3", title=song["title"]))
+
+    def flow_lyrics_sync(self, hook: Any) -> Any:
+        return hook.generate_lyrics("rain on the window", structure="verse, chorus")
+
+    def flow_wav_sync(self, hook: Any, song: dict[str, Any]) -> Any:
+        result = hook.download_song(song["id"], self.folder, "wav", title=song["title"], url=song["wav_url"])
+        return self.stored(result)
+
+    @property
+    def folder(self) -> Path:
+        return self.small.parent / "songs"
+
+    def stored(self, result: dict[str, Any]) -> dict[str, Any]:
+        """A download's output, checked against the file it names."""
+        data = Path(result["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == result["sha256"] and len(data) == result["bytes"]
+        return result
+
+
+def flow_requests_to(emu: RiffusionEmulator, since: int, target: tuple[str, str]) -> int:
+    """Requests to the target's endpoint (any id in its path) since ``since``."""
+    method, path = target
+    head = path.split("{", 1)[0]
+    reached = 0
+    for r in emu.requests[since:]:
+        relative = r["path"].removeprefix("/v1/flowmusic").strip("/")
+        if r["method"] == method and (
+            relative == path or ("{" in path and relative.startswith(head) and relative != head.rstrip("/"))
+        ):
+            reached += 1
+    return reached
+
+
+def flow_cell_params() -> Iterator[Any]:
+    for matrix_row in ROWS:
+        for call, path in FLOW_COLUMNS:
+            yield pytest.param(matrix_row.id, call, path, id=f"flowmusic-{matrix_row.id}-{call}-{path}")
+
+
+@pytest.mark.parametrize(("row_id", "call", "path"), list(flow_cell_params()))
+def test_flow_music_cell(
+    row_id: str,
+    call: str,
+    path: str,
+    big_source: tuple[Path, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    matrix_row = ROWS_BY_ID[row_id]
+    expected = FLOW_EXPECT[row_id][(call, path)]
+    method, fault_path = FLOW_TARGETS[call]
+    fault = Fault(method=method, path=fault_path, **matrix_row.fault)
+
+    with RiffusionEmulator(token=TOKEN, service="flowmusic", song_polls=1) as emu:
+        extra = {"service": "flowmusic", **matrix_row.extra}
+        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url, **extra))
+        cell = FlowCell(emu, big_source, write_wav(tmp_path / "tone.wav"))
+        error: BaseException | None = None
+        result: Any = None
+        try:
+            result = cell.run(call, path, fault)
+        except exc.RiffusionError as raised:
+            error = raised
+        elapsed = time.monotonic() - cell.started
+        reached = flow_requests_to(emu, cell.since, FLOW_TARGETS[call])
+        uploads = emu.uploads
+        public = [d for d in emu.downloads if d["format"] == "wav"]
+
+    assert elapsed < CELL_SECONDS, f"took {elapsed:.1f} s"
+    assert elapsed >= matrix_row.min_seconds, f"took only {elapsed:.2f} s: Retry-After was not honoured"
+    assert not any(d["authorization"] for d in public), "the token went to a public wav_url"
+    stored = sorted(p.name for p in cell.folder.glob("*")) if cell.folder.exists() else []
+    if isinstance(expected, Ok):
+        assert error is None, f"expected success, got {type(error).__name__}: {error}"
+        assert result is not None
+        if call == FILES:
+            [record] = uploads  # exactly one upload landed, whatever was retried
+            assert record.sha256 == cell.big_sha == result["sha256"] and record.service == "flowmusic"
+            assert record.bytes == cell.big.stat().st_size
+        if call in (MP3, WAV):
+            assert [Path(result["path"]).name] == [name for name in stored if not name.startswith(".")]
+    else:
+        assert error is not None, f"expected {expected.error.__name__}, got success: {result!r:.200}"
+        message = str(error)
+        assert type(error) is expected.error, f"{type(error).__name__}: {message}"
+        assert re.search(expected.match, message), message
+        assert "\n" not in message and "<" not in message
+        assert TOKEN not in message
+        if call == FILES:
+            assert uploads == [], "a failed upload cell must not have landed"
+        if call in (MP3, WAV):
+            assert stored == [], f"a refused song left files behind: {stored}"
+    if expected.requests is not None:
+        assert reached == expected.requests, (
+            f"{reached} requests reached {FLOW_TARGETS[call]}, expected {expected.requests}"
+        )
+
+
+def test_every_flow_music_cell_has_an_expectation() -> None:
+    assert set(FLOW_EXPECT) == set(ROWS_BY_ID)
+    for expect in FLOW_EXPECT.values():
+        assert set(expect) == set(FLOW_COLUMNS)
+
+
+def flow_markdown_table() -> str:
+    """The Flow Music matrix as a table: one row per fault, one column per endpoint and path."""
+    lines = [
+        "| fault | " + " | ".join(FLOW_PATH_NAMES[column] for column in FLOW_COLUMNS) + " |",
+        "|" + "---|" * (len(FLOW_COLUMNS) + 1),
+    ]
+    for matrix_row in ROWS:
+        cells = [
+            cell_text(Row(matrix_row.id, matrix_row.label, matrix_row.fault, FLOW_EXPECT[matrix_row.id]), *column)
+            for column in FLOW_COLUMNS
+        ]
+        lines.append("| " + " | ".join([matrix_row.label, *cells]) + " |")
+    return "\n".join(lines)
+
+
 README_COLUMNS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("upload: sync and deferrable (POST on the worker)", ((UPLOAD, SYNC), (UPLOAD, DEFERRABLE))),
     ("status: hook (sync)", ((STATUS, SYNC),)),
@@ -651,7 +1022,7 @@ class _MatrixSummary:
         self.outcomes: dict[str, str] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if "test_fault_matrix.py::test_cell[" not in report.nodeid:
+        if not any(f"test_fault_matrix.py::{name}[" in report.nodeid for name in ("test_cell", "test_flow_music_cell")):
             return
         if report.when == "call" or report.outcome != "passed":
             outcome: str = report.outcome
@@ -683,5 +1054,7 @@ def _matrix_summary(request: pytest.FixtureRequest) -> None:
         manager.register(_MatrixSummary(), "riffusion-fault-matrix-summary")
 
 
-if __name__ == "__main__":  # AIRFLOW_HOME=$(mktemp -d) python -m tests.test_fault_matrix
-    print(markdown_table())
+if __name__ == "__main__":  # AIRFLOW_HOME=$(mktemp -d) python -m tests.test_fault_matrix [--flowmusic]
+    import sys
+
+    print(flow_markdown_table() if "--flowmusic" in sys.argv else markdown_table())

@@ -7,6 +7,7 @@ the real store in ``airflow dags test`` runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from airflow_provider_riffusion.operators.riffusion import (
 from airflow_provider_riffusion.sensors.riffusion import ERRORS_KEY, UploadCompletedSensor
 from airflow_provider_riffusion.testing import Fault, RiffusionEmulator
 from airflow_provider_riffusion.version_compat import AIRFLOW_V_3_3_PLUS
-from tests.support import RecordingTI
+from tests.support import TOKEN, RecordingTI, connection_json
 from tests.task_state import MemoryStore, context_with_store
 
 NEEDS_STATE_STORE = pytest.mark.skipif(
@@ -217,3 +218,141 @@ def test_a_poll_state_stored_by_release_0_2_0_carries_its_count(connection: Riff
     with pytest.raises(exc.RiffusionServerError):  # the 2nd failed poll in a row: over the limit of 1
         sensor.poke(context_with_store(RecordingTI(), store))
     assert store.get(ERRORS_KEY) == {"version": 2, "try_number": 1, "errors": 2, "statuses": {}}
+
+
+# -- reattaching, on both services: Riffusion and Flow Music (connection extra ``service``) --------------
+
+SERVICES = ("riffusion", "flowmusic")
+CREATES = {
+    ("riffusion", "upload"): "music/upload-audio",
+    ("riffusion", "compose"): "music/create-compose",
+    ("flowmusic", "upload"): "files",
+    ("flowmusic", "compose"): "music",
+}
+"""What each service's upload and compose POST to."""
+
+
+@pytest.fixture(params=SERVICES)
+def served(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[RiffusionEmulator]:
+    """The emulator answering at once, with ``riffusion_default`` on the service the parameter names."""
+    service = request.param
+    with RiffusionEmulator(token=TOKEN, service=service, pending_polls=0, song_polls=0) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(emu.base_url, service=service))
+        yield emu
+
+
+def paid(emu: RiffusionEmulator, kind: str) -> int:
+    """Uploads or composes the service took (answered 2xx)."""
+    path = f"/v1/{emu.service}/{CREATES[(emu.service, kind)]}"
+    return sum(
+        1 for r in emu.requests if r["method"] == "POST" and r["path"].rstrip("/") == path and 200 <= r["status"] < 300
+    )
+
+
+class TryDied(RuntimeError):
+    """A try that ends after its job was made and stored (a worker lost mid-wait, in-process)."""
+
+
+def first_try_dies(operator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``operator``, whose run ends right after ResumableJobMixin stored its job (before the wait and output)."""
+
+    def died(external_id: Any, context: Any) -> None:
+        raise TryDied("the worker was lost")
+
+    monkeypatch.setattr(operator, "poll_until_complete", died)
+    return operator
+
+
+def submitter(kind: str, source: Path, durable: bool = True, **more: Any) -> Any:
+    if kind == "upload":
+        return UploadAudioOperator(task_id="upload", source=source, wait_for_completion=True, durable=durable, **more)
+    return CreateComposeOperator(
+        task_id="compose", prompt_1="funk", wait_for_completion=True, poll_interval=0.01, durable=durable, **more
+    )
+
+
+@NEEDS_STATE_STORE
+@pytest.mark.parametrize("kind", ["upload", "compose"])
+@pytest.mark.parametrize(("durable", "payments"), [(True, 1), (False, 2)], ids=["durable", "not-durable"])
+def test_a_try_that_died_after_submitting_is_reattached_not_paid_again(
+    served: RiffusionEmulator,
+    wav_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    durable: bool,
+    payments: int,
+) -> None:
+    store = MemoryStore()
+    with pytest.raises(TryDied):
+        first_try_dies(submitter(kind, wav_file, durable), monkeypatch).execute(
+            context_with_store(RecordingTI(try_number=1), store)
+        )
+    stored = store.get(UploadAudioOperator.external_id_key if kind == "upload" else "riffusion_compose")
+    assert (stored is not None) is durable
+
+    result = submitter(kind, wav_file, durable).execute(context_with_store(RecordingTI(try_number=2), store))
+
+    assert paid(served, kind) == payments
+    if kind == "upload":
+        assert result["status"] == "complete" and result["job_id"] == served.uploads[-1].job_id
+        assert not durable or result["job_id"] == stored["upload"]["job_id"]
+    else:
+        assert {song["status"] for song in result["songs"]} == {"completed"}
+        assert not durable or result["job_ids"] == stored["jobs"]["job_ids"]
+
+
+@NEEDS_STATE_STORE
+def test_a_compose_whose_wait_timed_out_is_retried_on_the_same_job(served: RiffusionEmulator) -> None:
+    """The wait's timeout is retryable when the retry reattaches: try 2 waits for try 1's job, which ends then."""
+    store = MemoryStore()
+    served.song_polls = 10**6
+    with pytest.raises(exc.RiffusionWaitTimeoutError, match="A retry of the task waits for the same job again"):
+        submitter("compose", Path("unused"), timeout=0.3).execute(context_with_store(RecordingTI(), store))
+    served.song_polls = 0  # the job ends on its next poll
+
+    result = submitter("compose", Path("unused")).execute(context_with_store(RecordingTI(try_number=2), store))
+
+    assert paid(served, "compose") == 1
+    assert result["job_ids"] == store.get("riffusion_compose")["jobs"]["job_ids"]
+    assert {song["status"] for song in result["songs"]} == {"completed"}
+
+
+@NEEDS_STATE_STORE
+@pytest.mark.parametrize("kind", ["upload", "compose"])
+def test_a_retry_whose_input_changed_pays_again(served: RiffusionEmulator, wav_file: Path, kind: str) -> None:
+    store = MemoryStore()
+    first = submitter(kind, wav_file, lyrics="take one") if kind == "compose" else submitter(kind, wav_file)
+    first.execute(context_with_store(RecordingTI(), store))
+    if kind == "upload":
+        wav_file.write_bytes(wav_file.read_bytes() + b"\x00\x01" * 512)  # the same name, a longer take
+        retry = submitter(kind, wav_file)
+    else:
+        retry = submitter(kind, wav_file, lyrics="take two")
+
+    retry.execute(context_with_store(RecordingTI(try_number=2), store))
+
+    assert paid(served, kind) == 2
+
+
+@NEEDS_STATE_STORE
+@pytest.mark.parametrize(
+    ("kind", "stored", "problem"),
+    [
+        (
+            "upload",
+            {"upload": {**VALID_UPLOAD, "job_id": 7}, "user_id": None},
+            "'upload.job_id' is a number, not an id",
+        ),
+        ("upload", {"version": 2, "upload": VALID_UPLOAD, "user_id": None}, "format version 2, written by a newer"),
+        ("compose", {"jobs": {"job_ids": [7]}, "request": "r"}, "'jobs.job_ids' is an array, not a list of ids"),
+        ("compose", {}, "its 'jobs' is missing, not an object"),
+    ],
+)
+def test_an_unreadable_stored_job_fails_without_paying_on_either_service(
+    served: RiffusionEmulator, wav_file: Path, kind: str, stored: Any, problem: str
+) -> None:
+    key = "riffusion_upload" if kind == "upload" else "riffusion_compose"
+    store = MemoryStore(**{key: stored})
+
+    refused(lambda: submitter(kind, wav_file).execute(context_with_store(RecordingTI(), store)), key, kind, problem)
+    assert served.requests == [] and store.writes == 0

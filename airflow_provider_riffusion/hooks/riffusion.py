@@ -41,7 +41,7 @@ from airflow_provider_riffusion.exceptions import (
 from airflow_provider_riffusion.hooks import transfers
 from airflow_provider_riffusion.hooks.answers import MAX_ANSWER_BYTES, ApiCall, FailureKind, interpret, network_error
 from airflow_provider_riffusion.hooks.deadline import Alarm, DeadlineAdapter, answer_deadline, declared_length
-from airflow_provider_riffusion.services import Endpoint, require_id, sentence
+from airflow_provider_riffusion.services import Endpoint, ready_upload, require_id, sentence
 from airflow_provider_riffusion.settings import RiffusionSettings, connection_settings, is_loopback, missing_connection
 from airflow_provider_riffusion.sources.model import SourceReadError
 
@@ -161,7 +161,7 @@ class RiffusionBaseHook(BaseHook):
                 f"({shown_url(self.settings.redact(url))}): it is not fetched. Download mp3 instead, or check the "
                 "connection's host."
             )
-        endpoint = Endpoint("GET", url, what, lambda body, params: None, retry.retry_read, account=None)
+        endpoint = Endpoint("GET", url, what, _file_answer, retry.retry_read, account=None)
         return ApiCall(endpoint, self.settings, url, {}, what, public=True), endpoint
 
     def free_of(self, answer: Mapping[str, Any], accounts: Mapping[str, Any] | None, user_id: str | None) -> int:
@@ -304,6 +304,14 @@ class RiffusionHook(RiffusionBaseHook):
                     alarm.pace(settings.download_min_rate, declared_length(response.headers))
                     return consume(response.headers, _body(response, alarm))
                 body = settings.redact_bytes(_read_capped(response))
+        except _RefusedRedirect as error:  # the server's choice, not network trouble: a retry meets it again
+            raise settings.scrub(
+                RiffusionResponseError(
+                    f"{sentence(settings.service.TITLE)} answered {call.what} with a redirect to {error.target}, "
+                    "which is neither https nor on this host: it is not followed, and nothing was stored. Download "
+                    "mp3 instead, or check the connection's host."
+                )
+            ) from None
         except requests.RequestException as error:
             if alarm.rate and (alarm.fired or isinstance(error, requests.Timeout)):
                 raise settings.scrub(_too_slow(call, alarm, attempt, stalled=not alarm.fired)) from None
@@ -386,7 +394,10 @@ class RiffusionHook(RiffusionBaseHook):
 
     def get_upload_status(self, job_id: str, user_id: str | None = None) -> dict[str, Any]:
         """The upload's processing status: ``job_id``, ``audio_upload_id``, ``status``, ``lyrics``,
-        ``is_flagged`` and the raw ``response``, whichever API revision answered."""
+        ``is_flagged`` and the raw ``response``, whichever API revision answered. On a service whose uploads are
+        ready when they answer (Flow Music, which has no status to read), ``complete`` without a request."""
+        if not self.settings.service.UPLOADS_PROCESS:
+            return ready_upload(require_id("job_id", job_id))
         return self.call("upload_status", user_id, id=job_id)
 
     def create_compose(self, prompt_1: str, *, user_id: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -456,8 +467,10 @@ class RiffusionHook(RiffusionBaseHook):
         except Exception as error:
             return False, f"Connection check failed: {type(error).__name__}: {error}"
         if not accounts:
-            return True, f"Token accepted by {self.settings.base_url}; no {name} account is configured yet (add one "
-            "with POST accounts)."
+            return True, (
+                f"Token accepted by {self.settings.base_url}; no {name} account is configured yet (add one with "
+                "POST accounts)."
+            )
         return True, f"Connected to {self.settings.base_url}: {len(accounts)} {name} account(s) configured."
 
 
@@ -520,6 +533,8 @@ class RiffusionAsyncHook(RiffusionBaseHook):
 
     async def get_upload_status(self, job_id: str, user_id: str | None = None) -> dict[str, Any]:
         """As :meth:`RiffusionHook.get_upload_status`."""
+        if not (await self.get_settings()).service.UPLOADS_PROCESS:
+            return ready_upload(require_id("job_id", job_id))
         return await self.call("upload_status", user_id, id=job_id)
 
     async def get_songs(self, job_id: str, user_id: str | None = None) -> list[dict[str, Any]]:
@@ -641,6 +656,11 @@ def shared_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=bundle)
 
 
+def _file_answer(body: Any, params: Mapping[str, Any]) -> None:
+    """A file is streamed to its destination, never normalized."""
+    return None
+
+
 def public_url_allowed(url: str) -> bool:
     """https to anywhere, or plain http to this host (the emulator's public files); no credentials in the URL."""
     parts = urlsplit(url)
@@ -657,13 +677,21 @@ def shown_url(url: str) -> str:
     return f"{parts.scheme or 'no scheme'}://{parts.hostname or ''}/..."
 
 
+class _RefusedRedirect(requests.exceptions.InvalidURL):
+    """A public file's redirect to a URL it may not follow; ``target`` as a message may show it."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(f"a redirect to {target} was not followed (not https)")
+        self.target = target
+
+
 def _refuse_insecure_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     """A public file's redirect must stay https (or loopback): checked before requests follows it."""
     if response.is_redirect:
         target = urljoin(response.url, response.headers.get("Location", ""))
         if not public_url_allowed(target):
             response.close()
-            raise requests.exceptions.InvalidURL(f"a redirect to {shown_url(target)} was not followed (not https)")
+            raise _RefusedRedirect(shown_url(target))
 
 
 def _environment_proxy(url: str) -> str | None:

@@ -150,7 +150,7 @@ class UploadAudioOperator(DurableOperator):
         job_id = upload["job_id"]
         return self.wait_or_defer(
             context,
-            UploadWait(job_id, self.user_id, fail_on_flagged=self.fail_on_flagged),
+            UploadWait(job_id, self.user_id, fail_on_flagged=self.fail_on_flagged, flagged=upload.get("is_flagged")),
             lambda deadline: UploadCompletedTrigger(
                 job_id=job_id, deadline=deadline, fail_on_flagged=self.fail_on_flagged, **self.trigger_kwargs()
             ),

@@ -246,9 +246,9 @@ def kept_response(body: Any) -> Any:
     return {"omitted": f"the answer was {size} bytes of JSON; only answers up to {MAX_KEPT_RESPONSE_BYTES} are kept"}
 
 
-def ready_upload(job_id: str) -> dict[str, Any]:
+def ready_upload(job_id: str, *, is_flagged: bool = False) -> dict[str, Any]:
     """The status of an upload that was ready when it answered (a service without an upload status to read)."""
-    return {"job_id": job_id, "audio_upload_id": job_id, "status": "complete", "lyrics": "", "is_flagged": False}
+    return {"job_id": job_id, "audio_upload_id": job_id, "status": "complete", "lyrics": "", "is_flagged": is_flagged}
 
 
 def song_summary(song: dict[str, Any]) -> dict[str, Any]:

@@ -47,7 +47,7 @@ UPLOADS_PROCESS = False
 """``POST files`` answers once the asset is stored: it is ready for ``refAudio1`` at once."""
 SLOTS_NEED_ACCOUNTS = True
 """``GET jobs`` lists running jobs only; each account's ``maxJobs`` comes from ``GET accounts``."""
-MAX_UPLOAD_BYTES = 40 * 1024 * 1024
+MAX_UPLOAD_BYTES: int | None = 40 * 1024 * 1024
 """The documented cap of ``POST files`` (413 above): refused before a byte is sent."""
 DOWNLOAD_FORMATS: Mapping[str, str | None] = {"mp3": None, "wav": "wav_url"}
 """mp3 through ``music/download`` (with the token); wav from the clip's public ``wav_url`` (without it)."""

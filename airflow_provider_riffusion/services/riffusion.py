@@ -39,7 +39,7 @@ UPLOADS_PROCESS = True
 """A track is processed after the upload answers: its status is polled (``upload_status``)."""
 SLOTS_NEED_ACCOUNTS = False
 """``GET scheduler/available`` says each account's free slots itself."""
-MAX_UPLOAD_BYTES = None
+MAX_UPLOAD_BYTES: int | None = None
 """The docs recommend uploads under 50 MB (a warning, ``sources/kinds.py``) but name no cap."""
 DOWNLOAD_FORMATS: Mapping[str, str | None] = {"mp3": None, "wav": None, "stems": None}
 """Every format comes through ``GET music/download``."""
