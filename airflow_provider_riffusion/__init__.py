@@ -1,4 +1,4 @@
-"""Apache Airflow provider for the useapi.net Riffusion API.
+"""Apache Airflow provider for the useapi.net Riffusion API and its live successor, Flow Music API v1.
 
 Kept import-light on purpose: Airflow's provider discovery and every DAG parse import it.
 """
@@ -20,7 +20,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-riffusion",
         "name": "Riffusion (useapi.net)",
-        "description": "Upload audio to the useapi.net Riffusion API, wait for it, and compose music from it.",
+        "description": "Upload audio to the useapi.net Riffusion or Flow Music API, wait for it, and compose music "
+        "from it.",
         "versions": [__version__],
         "integrations": [
             {

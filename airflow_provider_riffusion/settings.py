@@ -48,13 +48,6 @@ class RiffusionSettings:
         """The full URL of an API path such as ``music/upload-audio/``."""
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def params(self, user_id: str | None, **params: Any) -> dict[str, Any]:
-        """Query parameters with the account: the call's ``user_id``, else the connection's default."""
-        chosen = user_id or self.user_id
-        if chosen:
-            params["user_id"] = chosen
-        return params
-
     def headers(self) -> dict[str, str]:
         """Every request's headers: the token, and plain (uncompressed) JSON answers."""
         return {"Authorization": f"Bearer {self.token}", "Accept": "application/json", "Accept-Encoding": "identity"}

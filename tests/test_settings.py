@@ -181,20 +181,6 @@ def test_token_never_in_repr() -> None:
     assert "base_url='https://proxy.example.com'" in repr(result) and "user_id='u1'" in repr(result)
 
 
-@pytest.mark.parametrize(
-    ("default", "user_id", "given", "expected"),
-    [
-        ("u-default", None, {}, {"user_id": "u-default"}),
-        ("u-default", "u-call", {"id": "job"}, {"id": "job", "user_id": "u-call"}),
-        (None, None, {"id": "job"}, {"id": "job"}),
-        (None, "", {}, {}),
-    ],
-)
-def test_params(default: str | None, user_id: str | None, given: dict[str, str], expected: dict[str, str]) -> None:
-    result = settings(None, {"user_id": default} if default else {})
-    assert result.params(user_id, **given) == expected
-
-
 def test_url_joins_paths() -> None:
     result = settings("http://127.0.0.1:8765/v1/riffusion/")
     assert result.url("music/upload-audio/") == "http://127.0.0.1:8765/v1/riffusion/music/upload-audio/"
