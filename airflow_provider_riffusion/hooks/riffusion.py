@@ -41,7 +41,7 @@ from airflow_provider_riffusion.exceptions import (
 from airflow_provider_riffusion.hooks import transfers
 from airflow_provider_riffusion.hooks.answers import MAX_ANSWER_BYTES, ApiCall, FailureKind, interpret, network_error
 from airflow_provider_riffusion.hooks.deadline import Alarm, DeadlineAdapter, answer_deadline, declared_length
-from airflow_provider_riffusion.services import Endpoint, ready_upload, require_id, sentence
+from airflow_provider_riffusion.services import Endpoint, no_answer, ready_upload, require_id, sentence
 from airflow_provider_riffusion.settings import RiffusionSettings, connection_settings, is_loopback, missing_connection
 from airflow_provider_riffusion.sources.model import SourceReadError
 
@@ -161,7 +161,7 @@ class RiffusionBaseHook(BaseHook):
                 f"({shown_url(self.settings.redact(url))}): it is not fetched. Download mp3 instead, or check the "
                 "connection's host."
             )
-        endpoint = Endpoint("GET", url, what, _file_answer, retry.retry_read, account=None)
+        endpoint = Endpoint("GET", url, what, no_answer, retry.retry_read, account=None)
         return ApiCall(endpoint, self.settings, url, {}, what, public=True), endpoint
 
     def free_of(self, answer: Mapping[str, Any], accounts: Mapping[str, Any] | None, user_id: str | None) -> int:
@@ -654,11 +654,6 @@ def shared_ssl_context() -> ssl.SSLContext:
     """One SSL context per process: loading a CA bundle per client blocked the triggerer ~20 ms each."""
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
     return ssl.create_default_context(cafile=bundle)
-
-
-def _file_answer(body: Any, params: Mapping[str, Any]) -> None:
-    """A file is streamed to its destination, never normalized."""
-    return None
 
 
 def public_url_allowed(url: str) -> bool:

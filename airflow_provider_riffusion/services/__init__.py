@@ -251,6 +251,11 @@ def ready_upload(job_id: str, *, is_flagged: bool = False) -> dict[str, Any]:
     return {"job_id": job_id, "audio_upload_id": job_id, "status": "complete", "lyrics": "", "is_flagged": is_flagged}
 
 
+def no_answer(body: Any, params: Mapping[str, Any]) -> None:
+    """A call whose success says nothing more (a 204, or a file streamed to its destination): nothing to normalize."""
+    return None
+
+
 def song_summary(song: dict[str, Any]) -> dict[str, Any]:
     """The keys DAG authors chain on first, then everything else the API sent."""
     summary = {key: song.get(key) for key in ("id", "title", "status", "download_url")}

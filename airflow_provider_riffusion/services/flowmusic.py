@@ -34,6 +34,7 @@ from airflow_provider_riffusion.services import (
     bad_id,
     json_kind,
     kept_response,
+    no_answer,
     status_word,
     without_unset,
 )
@@ -331,11 +332,6 @@ def accounts(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     return answer_object(body, TITLE, "the accounts list")
 
 
-def _no_answer(body: Any, params: Mapping[str, Any]) -> None:
-    """A call whose success says nothing more (204, or a file): nothing to normalize."""
-    return None
-
-
 ENDPOINTS: Mapping[str, Endpoint] = {
     "upload": Endpoint(
         "POST",
@@ -364,7 +360,7 @@ ENDPOINTS: Mapping[str, Endpoint] = {
         "GET",
         "music/download",
         "the download of song {id}",
-        _no_answer,
+        no_answer,
         ids={"id": "song_id"},
         account=None,
         query={"download_format": "format"},
@@ -381,7 +377,7 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     ),
     "slots": Endpoint("GET", "jobs", "the running jobs", running, account=None),
     "stop_job": Endpoint(
-        "DELETE", "jobs/{job_id}", "stopping job {job_id}", _no_answer, ids={"job_id": "job_id"}, account=None
+        "DELETE", "jobs/{job_id}", "stopping job {job_id}", no_answer, ids={"job_id": "job_id"}, account=None
     ),
 }
 """Every endpoint the provider calls on Flow Music; it has no upload status (``upload_status``)."""

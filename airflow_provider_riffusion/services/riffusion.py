@@ -26,6 +26,7 @@ from airflow_provider_riffusion.services import (
     bad_id,
     json_kind,
     kept_response,
+    no_answer,
     status_word,
     without_unset,
 )
@@ -418,11 +419,6 @@ def accounts(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     return answer_object(body, TITLE, "the accounts list")
 
 
-def _no_answer(body: Any, params: Mapping[str, Any]) -> None:
-    """A call whose success says nothing more (204): nothing to normalize."""
-    return None
-
-
 ENDPOINTS: Mapping[str, Endpoint] = {
     "upload": Endpoint(
         "POST",
@@ -449,7 +445,7 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     "account": Endpoint(
         "GET", "accounts/{account}", "the account {account}", account, ids={"account": "user_id"}, account=None
     ),
-    "download": Endpoint("GET", "music/download", "the download of song {id}", _no_answer, ids={"id": "song_id"}),
+    "download": Endpoint("GET", "music/download", "the download of song {id}", no_answer, ids={"id": "song_id"}),
     "lyrics": Endpoint(
         "POST", "music/generate-lyrics", "the lyrics request", lyrics, retry.retry_create, account="body"
     ),
@@ -464,7 +460,7 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     ),
     "slots": Endpoint("GET", "scheduler/available", "the free job slots", capacity, account=None),
     "stop_job": Endpoint(
-        "DELETE", "scheduler/{job_id}", "stopping job {job_id}", _no_answer, ids={"job_id": "job_id"}, account=None
+        "DELETE", "scheduler/{job_id}", "stopping job {job_id}", no_answer, ids={"job_id": "job_id"}, account=None
     ),
 }
 """Every endpoint the provider calls, by the operation the hooks name it."""

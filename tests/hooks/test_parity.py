@@ -239,13 +239,21 @@ class Canon:
         return value
 
 
-def run_door(door: str, case: Case, emu: RiffusionEmulator, wav: Path) -> Outcome:
-    """The case's setup, afresh, then its call through one door."""
+def run_door(
+    door: str,
+    case: Case,
+    emu: RiffusionEmulator,
+    wav: Path,
+    stage_type: type[Stage] = Stage,
+    canon_type: type[Canon] = Canon,
+) -> Outcome:
+    """The case's setup, afresh, then its call through one door (another service brings its own setup and
+    id-namer)."""
     emu.reset()
-    stage = Stage(emu, wav)
+    stage = stage_type(emu, wav)
     case.setup(stage)
     stage.hook.close()
-    canon, log, since = Canon(stage.ids), RecordingLog(), len(emu.requests)
+    canon, log, since = canon_type(stage.ids), RecordingLog(), len(emu.requests)
     started = time.monotonic()
     result: dict[str, Any] = {}
     try:

@@ -14,11 +14,8 @@ percent-encoded form; clock readings and seeds are ``<volatile>``.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,17 +24,16 @@ from typing import Any
 import pytest
 
 from airflow_provider_riffusion import exceptions as exc
-from airflow_provider_riffusion.hooks.riffusion import RiffusionAsyncHook, RiffusionHook
 from airflow_provider_riffusion.testing import RiffusionEmulator
 from airflow_provider_riffusion.waits import SlotWait, SongsWait, UploadWait
 from tests.hooks.test_parity import (
+    DOOR_CONN,
     SETUP_CONN,
     Canon,
     Case,
     Expect,
     Outcome,
     Raises,
-    RecordingLog,
     Returns,
     Setup,
     Stage,
@@ -48,15 +44,14 @@ from tests.hooks.test_parity import (
     returns,
     shows_token,
 )
+from tests.hooks.test_parity import run_door as run_parity_door
 from tests.support import TOKEN, connection_json, write_wav
 
 ANA, BO = "ana@example.com", "bo@example.com"
 EMAILS = (ANA, BO)
 DEFAULT_ACCOUNT = BO
 """The connection's extra ``user_id`` (unless a case drops it)."""
-DOOR_CONN = "flowmusic_parity"
 ATTEMPTS = 3
-DOOR_LIMIT = 30.0
 FLOW = {"service": "flowmusic"}
 
 JOB = ("GET", "jobs/{job_id}")
@@ -129,48 +124,8 @@ class FlowCanon(Canon):
 
 
 def run_door(door: str, flow_case: Case, emu: RiffusionEmulator, wav: Path) -> Outcome:
-    """The case's setup, afresh, then its call through one door (``test_parity.run_door`` on Flow Music)."""
-    emu.reset()
-    stage = FlowStage(emu, wav)
-    flow_case.setup(stage)
-    stage.hook.close()
-    canon, log, since = FlowCanon(stage.ids), RecordingLog(), len(emu.requests)
-    started = time.monotonic()
-    result: dict[str, Any] = {}
-    try:
-        if door == "sync":
-            hook = RiffusionHook(DOOR_CONN)
-            try:
-                value = flow_case.call.sync(hook, stage.ids, log)
-            finally:
-                hook.close()
-        else:
-
-            async def on_loop() -> Any:
-                async with RiffusionAsyncHook(DOOR_CONN) as hook:
-                    return await flow_case.call.on_loop(hook, stage.ids, log)
-
-            value = asyncio.run(asyncio.wait_for(on_loop(), DOOR_LIMIT))
-        result["value"] = canon.value(value)
-    except Exception as error:
-        api_error = getattr(error, "api_error", None)
-        result.update(
-            error=type(error).__name__,
-            message=canon.text(str(error)),
-            http_status=getattr(error, "http_status", None),
-            api_error=canon.text(api_error) if isinstance(api_error, str) else None,
-            retry_after=getattr(error, "retry_after", None),
-        )
-        shown = " ".join([str(error), repr(error), str(api_error or "")])
-        assert not shows_token(shown), f"the {door} door's {type(error).__name__} shows the token"
-    seconds = time.monotonic() - started
-    requests = tuple(
-        (r["method"], canon.text(r["path"]), canon.text(json.dumps(r["query"], sort_keys=True)), r["status"])
-        for r in emu.requests[since:]
-    )
-    outcome = Outcome(**result, requests=requests, log=tuple(canon.text(line) for line in log.lines), seconds=seconds)
-    assert not shows_token(json.dumps(outcome.value, default=str) + " ".join(outcome.log))
-    return outcome
+    """``test_parity.run_door`` with Flow Music's setup and id-namer."""
+    return run_parity_door(door, flow_case, emu, wav, stage_type=FlowStage, canon_type=FlowCanon)
 
 
 def nothing(stage: Stage) -> Stage:
