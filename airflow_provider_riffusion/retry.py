@@ -73,6 +73,8 @@ class RetryPolicy:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     min_delay: float = DEFAULT_MIN_DELAY
     max_delay: float = DEFAULT_MAX_DELAY
+    api: str = "Riffusion API"
+    """How the retry log names the API (the connection's service)."""
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -95,7 +97,8 @@ class RetryPolicy:
 
     def _log_retry(self, what: str, attempt: int, error: BaseException | None, sleep: float) -> None:
         log.warning(
-            "Riffusion API: %s failed (attempt %d of %d): %s; retrying in %.2f s",
+            "%s: %s failed (attempt %d of %d): %s; retrying in %.2f s",
+            self.api,
             what,
             attempt,
             self.max_attempts,

@@ -158,6 +158,7 @@ def settings_from_connection(
         )
     try:
         retry = RetryPolicy(
+            api=f"{service.SHORT_TITLE} API",
             max_attempts=int(attempts),
             min_delay=_pick(conn_id, "retry_min_delay", min_delay, _extra(extra, "retry_min_delay"), DEFAULT_MIN_DELAY),
             max_delay=_pick(conn_id, "retry_max_delay", max_delay, _extra(extra, "retry_max_delay"), DEFAULT_MAX_DELAY),

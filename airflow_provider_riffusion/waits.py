@@ -26,6 +26,7 @@ from airflow.providers.common.compat.sdk import conf
 
 from airflow_provider_riffusion.exceptions import (
     RiffusionFatalError,
+    RiffusionInputError,
     RiffusionResponseError,
     RiffusionSongFailedError,
     RiffusionTransientError,
@@ -37,7 +38,6 @@ from airflow_provider_riffusion.services import (
     Service,
     ready_upload,
     require_id,
-    sentence,
     song_summary,
     songs_progress,
 )
@@ -250,12 +250,12 @@ class UploadWait(Wait[dict[str, Any]]):
     def reads(self, poller: Poller[Any], service: Service) -> Check[dict[str, Any]]:
         if not service.UPLOADS_PROCESS:  # ready when it answered: nothing to read, nothing to defer
             if self.flagged is None and self.fail_on_flagged:
-                poller.log.warning(
-                    "%s has no upload status to read the flag from: fail_on_flagged applies to the upload's own "
-                    "is_flagged (UploadAudioOperator(fail_on_flagged=True, wait_for_completion=True)).",
-                    sentence(service.TITLE),
+                raise RiffusionInputError(
+                    f"fail_on_flagged cannot be checked here: {service.TITLE} has no upload status to read the flag "
+                    "from, only the upload's own answer. Use UploadAudioOperator(fail_on_flagged=True, "
+                    "wait_for_completion=True), or check the upload's is_flagged output."
                 )
-            return self.flag(ready_upload(self.job_id, is_flagged=bool(self.flagged)))
+            return self.flag(ready_upload(self.job_id, is_flagged=self.flagged))
         status = yield ("get_upload_status", (self.job_id, self.user_id))
         word = status["status"]
         poller.note(self.what, word)

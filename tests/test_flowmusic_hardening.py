@@ -406,7 +406,7 @@ def test_a_track_over_40_mib_is_refused_before_any_request(
         operator.execute(task_context(RecordingTI()))
 
     assert flowmusic.requests == [] and flowmusic.uploads == []
-    assert f"is {CAP + 1} bytes, over the 40 MB that Flow Music takes: nothing was sent" in str(raised.value)
+    assert f"is {CAP + 1} bytes, over the 40 MiB that Flow Music takes: nothing was sent" in str(raised.value)
 
 
 def test_a_track_of_exactly_40_mib_is_sent(flowmusic: RiffusionEmulator, over_the_cap: Path) -> None:

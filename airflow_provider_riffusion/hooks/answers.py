@@ -196,6 +196,10 @@ def error_from_response(
     if status in _FATAL_STATUSES:
         cls, template = _FATAL_STATUSES[status]
         return cls((own or template).format_map(names), **kwargs)
+    if status == 410:  # kept no longer (Flow Music keeps jobs 7 days): as unknown, so a durable retry submits anew
+        return RiffusionNotFoundError(
+            (own or "{api} no longer keeps {what} (HTTP 410){detail}.").format_map(names), **kwargs
+        )
     if status == 413 and own:  # a documented cap (Flow Music's 40 MB): fatal, naming it
         return RiffusionBadRequestError(own.format_map(names), **kwargs)
     if status == 429:
@@ -213,6 +217,8 @@ def error_from_response(
             "transient; the task can be retried.",
             **kwargs,
         )
+    if own:  # a status the service documents, with its own advice
+        return RiffusionUnexpectedStatusError(own.format_map(names), **kwargs)
     return RiffusionUnexpectedStatusError(
         f"{names['api']} answered {what} with HTTP {status}, which it does not document{detail}. "
         "Retrying will not change it: check the connection's host (a proxy or gateway may answer instead).",

@@ -110,8 +110,17 @@ class RiffusionBaseHook(BaseHook):
 
     def account(self, user_id: str | None) -> str | None:
         """The account a call is for: the one the task names, else the connection's default (the one place this
-        rule lives)."""
-        return user_id or self.settings.user_id
+        rule lives). Where the API names accounts by email (Flow Music), anything else is refused here: a
+        Riffusion user_id left in a connection moved to Flow Music would otherwise be sent as ``email``."""
+        account = user_id or self.settings.user_id
+        service = self.settings.service
+        if account and service.ACCOUNT_PARAM == "email" and "@" not in str(account):
+            where = "the task's user_id" if user_id else f"connection '{self.riffusion_conn_id}' extra user_id"
+            raise RiffusionInputError(
+                f"{where} is {account!r}, not an email: on {service.SHORT_TITLE} an account is its email (a Riffusion "
+                "user_id does not carry over). Put the account's email there, or leave it empty."
+            )
+        return account
 
     def request(
         self,
@@ -154,8 +163,9 @@ class RiffusionBaseHook(BaseHook):
 
     def public_call(self, url: str, what: str) -> tuple[ApiCall, Endpoint]:
         """A GET of a public URL the API handed out (a clip's ``wav_url``): never with the token, and only over
-        https (or to loopback, where the emulator serves): the URL is data from the network."""
-        if not public_url_allowed(url):
+        https, or plain http to this host when the connection's own host is (the emulator): the URL is data from
+        the network, and must not turn a worker into a client of its own local services."""
+        if not public_url_allowed(url, self.local_files_allowed):
             raise RiffusionResponseError(
                 f"{sentence(self.settings.service.TITLE)} gave {what} a URL that is neither https nor on this host "
                 f"({shown_url(self.settings.redact(url))}): it is not fetched. Download mp3 instead, or check the "
@@ -163,6 +173,11 @@ class RiffusionBaseHook(BaseHook):
             )
         endpoint = Endpoint("GET", url, what, no_answer, retry.retry_read, account=None)
         return ApiCall(endpoint, self.settings, url, {}, what, public=True), endpoint
+
+    @property
+    def local_files_allowed(self) -> bool:
+        """Public files may come from this host only when the API itself does (the emulator, in tests)."""
+        return is_loopback(urlsplit(self.settings.base_url).hostname or "")
 
     def free_of(self, answer: Mapping[str, Any], accounts: Mapping[str, Any] | None, user_id: str | None) -> int:
         """Free job slots of the account (the task's, else the connection's), or of all accounts without one."""
@@ -268,10 +283,11 @@ class RiffusionHook(RiffusionBaseHook):
         """A session without the token, for the public URLs the API hands out; redirects stay https (or loopback)."""
         if self._public_session is None:
             session = requests.Session()
+            session.headers["Accept-Encoding"] = "identity"  # no compressed body to inflate past its bounds
             adapter = DeadlineAdapter()
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-            session.hooks["response"].append(_refuse_insecure_redirect)
+            session.hooks["response"].append(functools.partial(_refuse_insecure_redirect, self.local_files_allowed))
             self._public_session = session
         return self._public_session
 
@@ -656,12 +672,13 @@ def shared_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=bundle)
 
 
-def public_url_allowed(url: str) -> bool:
-    """https to anywhere, or plain http to this host (the emulator's public files); no credentials in the URL."""
+def public_url_allowed(url: str, local: bool = False) -> bool:
+    """https to anywhere, or (``local``: the API itself is on this host) plain http to this host; never
+    credentials in the URL."""
     parts = urlsplit(url)
     if parts.username or parts.password or not parts.hostname:
         return False
-    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+    return parts.scheme == "https" or (local and parts.scheme == "http" and is_loopback(parts.hostname))
 
 
 def shown_url(url: str) -> str:
@@ -680,11 +697,11 @@ class _RefusedRedirect(requests.exceptions.InvalidURL):
         self.target = target
 
 
-def _refuse_insecure_redirect(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    """A public file's redirect must stay https (or loopback): checked before requests follows it."""
+def _refuse_insecure_redirect(local: bool, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """A public file's redirect must stay https (or loopback, ``local``): checked before requests follows it."""
     if response.is_redirect:
         target = urljoin(response.url, response.headers.get("Location", ""))
-        if not public_url_allowed(target):
+        if not public_url_allowed(target, local):
             response.close()
             raise _RefusedRedirect(shown_url(target))
 

@@ -85,7 +85,7 @@ def prepare(
         if prepared.size is not None and cap is not None and prepared.size > cap:
             prepared.close()
             raise RiffusionInputError(
-                f"source {prepared.description!r} is {prepared.size} bytes, over the {cap // (1024 * 1024)} MB that "
+                f"source {prepared.description!r} is {prepared.size} bytes, over the {cap // (1024 * 1024)} MiB that "
                 f"{service.SHORT_TITLE} takes: nothing was sent. Use a shorter or more compressed track."
             )
         prepared = dataclasses.replace(prepared, max_bytes=cap)  # a source of unknown size stops there as it streams

@@ -54,7 +54,16 @@ DOWNLOAD_FORMATS: Mapping[str, str | None] = {"mp3": None, "wav": "wav_url"}
 """mp3 through ``music/download`` (with the token); wav from the clip's public ``wav_url`` (without it)."""
 
 MESSAGES: Mapping[int, str] = {
-    413: "The Flow Music API refused {what} as too large (HTTP 413){detail}. It takes files up to 40 MB.",
+    402: "The Flow Music account has too few credits for {what} (HTTP 402){detail}. Add credits, or pass another "
+    "account (user_id: its email).",
+    403: "The Flow Music API says {what} belongs to another useapi.net account (HTTP 403){detail}. Check the "
+    "connection's token.",
+    404: "The Flow Music API does not know {what} (HTTP 404){detail}. Check the id and the account (user_id: its "
+    "email); jobs are kept 7 days.",
+    409: "The Flow Music API cannot serve {what} yet (HTTP 409){detail}: its job has not completed. Wait for the "
+    "songs first.",
+    410: "The Flow Music API no longer keeps {what} (HTTP 410){detail}: jobs are kept 7 days.",
+    413: "The Flow Music API refused {what} as too large (HTTP 413){detail}. It takes files up to 40 MiB.",
     422: "The Flow Music API could not make {what} (HTTP 422){detail}. Change the prompt or lyrics.",
     429: "Every Flow Music account is busy or the API throttles (HTTP 429){tried}{detail}. Retry later, or "
     "raise an account's maxJobs (POST accounts).",
@@ -245,17 +254,11 @@ def songs(body: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     for clip in clips:
         if not isinstance(clip, dict) or answer_id(clip.get("clip")) is None:
             raise bad_id(TITLE, what, "a clip's id", clip.get("clip") if isinstance(clip, dict) else clip)
-        others = {key: value for key, value in clip.items() if key != "clip"}
-        found.append(
-            {
-                "id": clip["clip"],
-                "title": clip.get("title"),
-                "status": JOB_COMPLETED,
-                "download_url": clip.get("audio_url"),
-                "job_id": jobid,
-                **others,
-            }
-        )
+        # The provider's keys first and last: a clip's own "id" or "status" never replaces them.
+        provider = {"id": clip["clip"], "title": clip.get("title"), "status": JOB_COMPLETED}
+        provider.update(download_url=clip.get("audio_url"), job_id=jobid)
+        others = {key: value for key, value in clip.items() if key != "clip" and key not in provider}
+        found.append({**provider, **others})
     return found
 
 
@@ -278,13 +281,16 @@ def _bad_slots(problem: str) -> RiffusionResponseError:
 
 
 def running(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
-    """``GET jobs`` -> running jobs per account email: ``{"running": {email: count}}``.
+    """``GET jobs`` -> running jobs (and, where the answer says it, ``maxJobs``) per account email:
+    ``{"running": {email: count}, "capacity": {email: maxJobs}}``.
 
-    Its shape is undocumented, so the two shapes useapi.net's sibling APIs answer are read: a list of job
-    records (each with its ``email``), or jobs grouped by account (``{"accounts": {email: {"jobs" or
-    "total"}}}``); anything else is refused, never read as some number of free slots.
+    The docs show an object keyed by email, ``{email: {"running", "maxJobs", "jobs"}}`` (``{}`` when nothing
+    runs; an idle account is left out). Two shapes useapi.net's sibling APIs answer are read too, in case the
+    page and the service part: a list of job records (each with its ``email``), and jobs grouped under
+    ``"accounts"``. Anything else is refused, never read as some number of free slots.
     """
     counts: dict[str, int] = {}
+    capacity: dict[str, int] = {}
     if isinstance(body, dict) and isinstance(body.get("jobs"), list) and "accounts" not in body:
         body = body["jobs"]
     if isinstance(body, list):
@@ -293,29 +299,39 @@ def running(body: Any, params: Mapping[str, Any]) -> dict[str, Any]:
             if email is None:
                 raise _bad_slots(f"job {index} names no account email")
             counts[email] = counts.get(email, 0) + 1
-    elif isinstance(body, dict) and isinstance(body.get("accounts"), dict):
-        for email, entry in body["accounts"].items():
-            jobs = entry.get("jobs") if isinstance(entry, dict) else None
-            total = entry.get("total") if isinstance(entry, dict) else None
-            if isinstance(jobs, list):
-                counts[email] = len(jobs)
-            elif isinstance(total, int) and not isinstance(total, bool) and total >= 0:
-                counts[email] = total
-            else:
-                raise _bad_slots(f"the entry of an account is {json_kind(entry)} without a count of its jobs")
-    else:
-        raise _bad_slots(f"it is {json_kind(body)}, neither a list of jobs nor jobs by account")
-    return {"running": counts, "response": kept_response(body)}
+        return {"running": counts, "capacity": capacity, "response": kept_response(body)}
+    if not isinstance(body, dict):
+        raise _bad_slots(f"it is {json_kind(body)}, not an object of accounts")
+    grouped = body["accounts"] if isinstance(body.get("accounts"), dict) else body
+    for email, entry in grouped.items():
+        if not isinstance(entry, dict):
+            raise _bad_slots(f"the entry of an account is {json_kind(entry)}, not an object")
+        count = next((entry[key] for key in ("running", "total") if key in entry), MISSING)
+        if count is MISSING and isinstance(entry.get("jobs"), list):
+            count = len(entry["jobs"])
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise _bad_slots(f"the running jobs of an account are {json_kind(count)}, not a whole number")
+        if count < 0:
+            raise _bad_slots(f"the running jobs of an account are negative ({count})")
+        counts[email] = count
+        limit = entry.get("maxJobs")
+        if isinstance(limit, int) and not isinstance(limit, bool):
+            capacity[email] = limit
+    return {"running": counts, "capacity": capacity, "response": kept_response(body)}
 
 
 def free_slots(answer: Mapping[str, Any], accounts: Mapping[str, Any] | None) -> dict[str, int]:
-    """Each account's ``maxJobs`` less its running jobs; an account in an error state has none free."""
-    running_jobs = answer["running"]
+    """Each account's ``maxJobs`` less its running jobs; an account in an error state has none free.
+
+    ``maxJobs`` comes from ``GET jobs`` where it says it (an account running jobs), else from ``GET accounts``
+    (an idle account, which ``GET jobs`` leaves out).
+    """
+    running_jobs, said = answer["running"], answer.get("capacity", {})
     free: dict[str, int] = {}
     for email, account in (accounts or {}).items():
         if not isinstance(account, dict):
             raise _bad_slots(f"account {email!r} in GET accounts is {json_kind(account)}")
-        capacity = account.get("maxJobs", MISSING)
+        capacity = said.get(email, account.get("maxJobs", MISSING))
         if isinstance(capacity, bool) or not isinstance(capacity, int):
             raise _bad_slots(f"the maxJobs of account {email!r} (GET accounts) is {json_kind(capacity)}")
         free[email] = 0 if account.get("error") else max(0, capacity - running_jobs.get(email, 0))

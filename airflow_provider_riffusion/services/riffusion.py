@@ -107,6 +107,8 @@ COMPOSE_INT_RANGES: dict[str, tuple[int, int]] = {
 }
 """Every integer field of the request, by its Python argument name, with its inclusive range."""
 
+FLOW_MUSIC_MODELS = ("lyria-",)
+"""Flow Music's model family, refused on Riffusion by name."""
 _API_NAMES = {"max_jobs": "maxJobs", "reply_url": "replyUrl", "reply_ref": "replyRef"}
 
 
@@ -144,6 +146,11 @@ def build_compose_payload(
             continue
         if not isinstance(value, str):
             raise RiffusionInputError(f"{name} must be a string, got {type(value).__name__}.")
+        if name == "model" and value.startswith(FLOW_MUSIC_MODELS):
+            raise RiffusionInputError(
+                f"model {value!r} is a Flow Music model, not one of Riffusion (the connection's service): use a "
+                "Riffusion model such as 'FUZZ-0.8', or a connection with service flowmusic."
+            )
         if name in ("reply_url", "reply_ref") and len(value) > MAX_REPLY_LENGTH:
             raise RiffusionInputError(f"{name} is {len(value)} characters; the API takes at most 1024.")
         if name == "audio_upload_id" and value.strip() in RENDERED_NOTHING:

@@ -9,7 +9,9 @@ two can disagree. Errors are ``{"error": "<message>", "code": <status>}`` (the l
 Where the docs are silent, the emulator chooses what the real service most plausibly does, or makes it a
 setting:
 
-- ``GET jobs``: its shape is the setting ``flowmusic_jobs_shape``: ``accounts`` (as useapi's Mureka API:
+- ``GET jobs``: its shape is the setting ``flowmusic_jobs_shape``: ``email`` (the default, as the docs show it:
+  ``{email: {"running", "maxJobs", "jobs": [{"jobid", "status", "created_at"}]}}``, ``{}`` when nothing runs,
+  an idle account left out), ``accounts`` (as useapi's Mureka API:
   ``{"total", "accounts": {email: {"total", "jobs": [{"jobid", "elapsed"}]}}, "availableAccounts"}``, an
   account without a running job left out, ``availableAccounts`` listing every configured account, as
   Mureka's does) or ``list`` (``[{"jobid", "email", "started", "elapsed"}]``). Capacity is ``maxJobs`` in
@@ -465,6 +467,15 @@ class FlowMusicRoutes:
                     for job in running
                 ]
                 return json_response(200, listed)
+            if self.state.settings.flowmusic_jobs_shape == "email":  # the documented shape
+                by_email: dict[str, dict[str, Any]] = {}
+                for job in running:
+                    entry = by_email.setdefault(
+                        job.email, {"running": 0, "maxJobs": self.state.settings.free_slots, "jobs": []}
+                    )
+                    entry["running"] += 1
+                    entry["jobs"].append({"jobid": job.jobid, "status": "pending", "created_at": job.created_at})
+                return json_response(200, by_email)
             accounts: dict[str, dict[str, Any]] = {}
             for job in running:
                 entry = accounts.setdefault(job.email, {"total": 0, "jobs": []})

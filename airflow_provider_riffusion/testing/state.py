@@ -23,7 +23,7 @@ REVISIONS = ("2025-02-17", "2025-02-25")
 COMPOSE_SHAPES = ("jobs", "job_id")
 ACCOUNT_ERROR_MESSAGE = "Your Riffusion account has pending error. Please re-add the account with POST accounts."
 FLOWMUSIC_ACCOUNT_ERROR_REASON = "the session could not be refreshed, re-add the account with POST accounts"
-FLOWMUSIC_JOBS_SHAPES = ("accounts", "list")
+FLOWMUSIC_JOBS_SHAPES = ("email", "accounts", "list")
 
 
 def utc_now_iso() -> str:
@@ -129,7 +129,7 @@ class Settings:
     them; at 0 or below, compose and prompt answer 429. On Flow Music: each account's ``maxJobs``."""
     flowmusic_retry_after: int | None = None
     """Seconds a Flow Music 429 names in ``Retry-After`` (``None``: no header; the real one is undocumented)."""
-    flowmusic_jobs_shape: str = "accounts"
+    flowmusic_jobs_shape: str = "email"
     """The shape of Flow Music's ``GET jobs`` (undocumented upstream): ``accounts`` or ``list``."""
     flowmusic_credits_per_job: int = 20
     """Credits each Flow Music ``POST music`` takes from its account (each starts with 1000)."""

@@ -175,7 +175,39 @@ def test_a_source_over_the_cap_is_refused_before_sending(
         file.write(b"RIFF\x00\x00\x00\x00WAVEfmt ")
         file.truncate(40 * 1024 * 1024 + 1)
 
-    with pytest.raises(exc.RiffusionInputError, match="over the 40 MB that Flow Music takes: nothing was sent"):
+    with pytest.raises(exc.RiffusionInputError, match="over the 40 MiB that Flow Music takes: nothing was sent"):
         UploadAudioOperator(task_id="up", source=big).execute(context)
 
+    assert flowmusic.requests == []
+
+
+def test_a_riffusion_user_id_left_in_a_moved_connection_is_refused_naming_email(
+    flowmusic: RiffusionEmulator, context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support import connection_json
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RIFFUSION_DEFAULT",
+        connection_json(flowmusic.base_url, service="flowmusic", user_id="3f2b8c1e-0000-4000-8000-000000000001"),
+    )
+
+    with pytest.raises(exc.RiffusionInputError) as refused:
+        CreatePromptOperator(task_id="p", prompt="lofi").execute(context)
+
+    message = str(refused.value)
+    assert message.startswith("connection 'riffusion_default' extra user_id is '3f2b8c1e-")
+    assert "not an email: on Flow Music an account is its email" in message
+    assert flowmusic.requests == []
+
+
+def test_a_sensor_cannot_read_the_flag_on_flow_music_so_fail_on_flagged_is_refused(
+    flowmusic: RiffusionEmulator, context: Context
+) -> None:
+    sensor = UploadCompletedSensor(task_id="wait", job_id="user:777-asset:abc", fail_on_flagged=True, poke_interval=1)
+
+    with pytest.raises(exc.RiffusionInputError, match="fail_on_flagged cannot be checked here: the Flow Music API"):
+        sensor.execute(context)
+
+    unflagged = UploadCompletedSensor(task_id="wait2", job_id="user:777-asset:abc", poke_interval=1).execute(context)
+    assert unflagged["is_flagged"] is None and unflagged["response"] is None  # not read: not claimed
     assert flowmusic.requests == []

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionResponseError
+from airflow_provider_riffusion.exceptions import RiffusionInputError, RiffusionNotFoundError, RiffusionResponseError
 from airflow_provider_riffusion.hooks.answers import error_from_response
 from airflow_provider_riffusion.services import Progress, flowmusic, get_service, riffusion, songs_progress
 
@@ -184,6 +184,13 @@ def test_a_completed_jobs_clips_are_its_songs() -> None:
     assert songs_progress(flowmusic, [song["status"] for song in songs]) is Progress.READY
 
 
+def test_a_clips_own_fields_never_replace_the_providers() -> None:
+    clip = {**CLIP, "id": 5, "status": "pending", "job_id": "other", "download_url": "https://elsewhere"}
+    [song] = flowmusic.songs({"status": "completed", "clips": [clip]}, {"id": JOB_ID})
+    assert (song["id"], song["status"], song["job_id"]) == (CLIP["clip"], "completed", JOB_ID)
+    assert song["download_url"] == CLIP["audio_url"]
+
+
 def test_a_pending_job_has_no_songs_yet_and_a_failed_one_carries_its_reason() -> None:
     assert flowmusic.songs({"jobid": JOB_ID, "status": "pending"}, {"id": JOB_ID}) == []
     assert flowmusic.songs({"jobid": JOB_ID, "status": "running?"}, {"id": JOB_ID}) == []
@@ -226,18 +233,36 @@ ACCOUNTS = {
         {"jobs": [{"jobid": "j1", "email": "a@example.com"}, {"jobid": "j2", "email": "a@example.com"}]},
         {"total": 2, "accounts": {"a@example.com": {"total": 2, "jobs": [{"jobid": "j1"}, {"jobid": "j2"}]}}},
         {"total": 2, "accounts": {"a@example.com": {"total": 2}}},
+        {"a@example.com": {"running": 2, "maxJobs": 3, "jobs": [{"jobid": "j1"}, {"jobid": "j2"}]}},
     ],
-    ids=["list", "jobs-list", "by-account", "by-account-counts"],
+    ids=["list", "jobs-list", "by-account", "by-account-counts", "documented"],
 )
-def test_running_jobs_in_either_shape_give_the_same_free_slots(answer: Any) -> None:
+def test_running_jobs_in_any_shape_give_the_same_free_slots(answer: Any) -> None:
     running = flowmusic.running(answer, {})
     assert running["running"] == {"a@example.com": 2}
     assert flowmusic.free_slots(running, ACCOUNTS) == {"a@example.com": 1, "b@example.com": 2, "broken@example.com": 0}
 
 
+def test_the_documented_shape_says_max_jobs_of_the_busy_accounts_and_nothing_running_is_empty() -> None:
+    running = flowmusic.running({"a@example.com": {"running": 1, "maxJobs": 5, "jobs": [{"jobid": "j1"}]}}, {})
+    assert running["capacity"] == {"a@example.com": 5}  # GET jobs' own maxJobs wins over GET accounts' 3
+    assert flowmusic.free_slots(running, ACCOUNTS) == {"a@example.com": 4, "b@example.com": 2, "broken@example.com": 0}
+    idle = flowmusic.running({}, {})
+    assert idle["running"] == {} and flowmusic.free_slots(idle, ACCOUNTS)["a@example.com"] == 3
+
+
 @pytest.mark.parametrize(
     "answer",
-    [None, 5, "busy", {"accounts": {"a@example.com": "two"}}, [{"jobid": "j1"}], {"accounts": {"a": {"total": -1}}}],
+    [
+        None,
+        5,
+        "busy",
+        {"accounts": {"a@example.com": "two"}},
+        [{"jobid": "j1"}],
+        {"accounts": {"a": {"total": -1}}},
+        {"a@example.com": {"running": "1"}},
+        {"a@example.com": {"maxJobs": 3}},
+    ],
 )
 def test_a_running_jobs_answer_of_another_shape_is_refused_never_counted(answer: Any) -> None:
     with pytest.raises(RiffusionResponseError, match=r"running jobs request \(GET jobs\)"):
@@ -280,7 +305,7 @@ def test_lyrics_answer() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "expected"),
     [
-        (413, '{"error": "File too large", "code": 413}', "It takes files up to 40 MB"),
+        (413, '{"error": "File too large", "code": 413}', "It takes files up to 40 MiB"),
         (
             422,
             '{"error": {"code": "no_lyrics", "message": "No lyrics were generated"}}',
@@ -293,7 +318,11 @@ def test_lyrics_answer() -> None:
             "Re-add it with POST accounts",
         ),
         (401, '{"error": "Unauthorized", "code": 401}', "The Flow Music API refused the token"),
-        (404, '{"error": "Not found", "code": 404}', "The Flow Music API does not know the songs"),
+        (404, '{"error": "Not found", "code": 404}', "Check the id and the account (user_id: its email)"),
+        (402, '{"error": "Insufficient credits", "code": 402}', "has too few credits for the songs of job x"),
+        (403, '{"error": "Forbidden", "code": 403}', "belongs to another useapi.net account (HTTP 403)"),
+        (409, '{"error": "Job not completed", "code": 409}', "its job has not completed. Wait for the songs"),
+        (410, '{"error": "Gone", "code": 410}', "no longer keeps the songs of job x (HTTP 410): Gone: jobs are kept"),
     ],
 )
 def test_error_answers_speak_of_flow_music(status: int, body: str, expected: str) -> None:
@@ -302,7 +331,36 @@ def test_error_answers_speak_of_flow_music(status: int, body: str, expected: str
     assert error.http_status == status
 
 
+def test_a_job_kept_no_longer_is_not_found_so_a_durable_retry_submits_anew() -> None:
+    for service in (flowmusic, riffusion):
+        error = error_from_response(410, '{"error": "Gone"}', "the songs of job x", service=service)
+        assert isinstance(error, RiffusionNotFoundError) and error.http_status == 410
+
+
 def test_the_service_is_chosen_by_name() -> None:
     assert get_service("flowmusic") is flowmusic and get_service(None) is riffusion
     with pytest.raises(RiffusionInputError, match="service 'suno' is not one of"):
         get_service("suno")
+
+
+def test_a_flow_music_model_is_refused_on_riffusion() -> None:
+    with pytest.raises(RiffusionInputError, match=r"model 'lyria-3.5' is a Flow Music model, not one of Riffusion"):
+        riffusion.body("compose", {"prompt_1": "p", "model": "lyria-3.5"})
+    assert riffusion.body("compose", {"prompt_1": "p", "model": "FUZZ-0.8"})["model"] == "FUZZ-0.8"
+
+
+@pytest.mark.parametrize(
+    ("url", "local", "allowed"),
+    [
+        ("https://cdn.example/c.wav", False, True),
+        ("http://cdn.example/c.wav", True, False),
+        ("http://127.0.0.1:8080/c.wav", False, False),  # a worker's own services, unless the API is local too
+        ("http://127.0.0.1:8080/c.wav", True, True),
+        ("https://user:pw@cdn.example/c.wav", False, False),
+        ("file:///etc/passwd", True, False),
+    ],
+)
+def test_which_public_urls_are_fetched(url: str, local: bool, allowed: bool) -> None:
+    from airflow_provider_riffusion.hooks.riffusion import public_url_allowed
+
+    assert public_url_allowed(url, local) is allowed

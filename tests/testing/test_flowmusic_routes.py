@@ -89,9 +89,9 @@ def completed(session: requests.Session, emu: RiffusionEmulator, **body: Any) ->
 
 
 def running(session: requests.Session, emu: RiffusionEmulator) -> list[str]:
-    """The jobids ``GET jobs`` lists (the default ``accounts`` shape)."""
+    """The jobids ``GET jobs`` lists (the default, documented shape: keyed by email)."""
     body = session.get(url(emu, "jobs"), timeout=10).json()
-    return [job["jobid"] for account in body["accounts"].values() for job in account["jobs"]]
+    return [job["jobid"] for account in body.values() for job in account["jobs"]]
 
 
 def raw(
@@ -659,8 +659,22 @@ def test_delete_of_an_ended_or_unknown_job_is_404(start: Factory) -> None:
 # GET jobs: both shapes --------------------------------------------------------------------------------
 
 
+def test_get_jobs_documented_shape_by_default(start: Factory) -> None:
+    emu = fm(start, emails=("a@example.com", "b@example.com"))
+    emu.free_slots = 4
+    session = client()
+    assert session.get(url(emu, "jobs"), timeout=10).json() == {}  # nothing runs
+    first = start_job(session, emu, email="b@example.com")
+
+    body = session.get(url(emu, "jobs"), timeout=10).json()
+
+    job = {"jobid": first["jobid"], "status": "pending", "created_at": first["created_at"]}
+    assert body == {"b@example.com": {"running": 1, "maxJobs": 4, "jobs": [job]}}
+
+
 def test_get_jobs_accounts_shape(start: Factory) -> None:
     emu = fm(start, emails=("a@example.com", "b@example.com", "c@example.com"))
+    emu.flowmusic_jobs_shape = "accounts"
     session = client()
     first = start_job(session, emu, email="b@example.com")["jobid"]
     second = start_job(session, emu, email="b@example.com")["jobid"]
@@ -696,6 +710,7 @@ def test_get_jobs_when_nothing_runs(start: Factory) -> None:
     emu = fm(start)
     session = client()
 
+    emu.flowmusic_jobs_shape = "accounts"
     accounts = session.get(url(emu, "jobs"), timeout=10).json()
     emu.flowmusic_jobs_shape = "list"
     listed = session.get(url(emu, "jobs"), timeout=10).json()
@@ -1154,7 +1169,7 @@ def test_bad_flow_music_settings_are_refused(start: Factory, body: dict[str, Any
 
     assert response.status_code == 400 and next(iter(body)) in response.json()["error"]
     assert (emu.flowmusic_jobs_shape, emu.flowmusic_retry_after, emu.flowmusic_credits_per_job) == (
-        "accounts",
+        "email",
         None,
         20,
     )
@@ -1257,8 +1272,10 @@ def test_pytest_plugin_serves_flow_music_when_parametrized(
         "extra": {"service": "flowmusic"},
     }
     assert riffusion_emulator.base_url.endswith("/v1/flowmusic")
-    response = client(flowmusic_connection_env["password"]).get(f"{flowmusic_connection_env['host']}/jobs", timeout=10)
-    assert response.status_code == 200 and response.json()["availableAccounts"] == [ACCOUNT]
+    response = client(flowmusic_connection_env["password"]).get(
+        f"{flowmusic_connection_env['host']}/accounts", timeout=10
+    )
+    assert response.status_code == 200 and list(response.json()) == [ACCOUNT]
 
 
 @pytest.mark.parametrize("riffusion_emulator", ["riffusion"], indirect=True)
