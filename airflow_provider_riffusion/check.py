@@ -19,7 +19,12 @@ import wave
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO, TypeVar
 
-from airflow_provider_riffusion.exceptions import RiffusionError, RiffusionNotFoundError
+from airflow_provider_riffusion.exceptions import (
+    RiffusionBadRequestError,
+    RiffusionError,
+    RiffusionNotFoundError,
+    RiffusionUnexpectedStatusError,
+)
 from airflow_provider_riffusion.hooks.riffusion import RiffusionHook
 from airflow_provider_riffusion.waits import Poller, SongsWait, UploadWait, Wait, wait
 
@@ -89,6 +94,14 @@ class Check:
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     hook = RiffusionHook(args.conn_id)
     try:
+        return steps(args, hook, out)
+    finally:
+        hook.close()
+
+
+def steps(args: argparse.Namespace, hook: RiffusionHook, out: TextIO) -> int:
+    """Every step, printed as it ends; the exit status."""
+    try:
         settings = hook.settings
     except RiffusionError as error:
         print(f"connection {args.conn_id!r}: {error}", file=out)
@@ -118,10 +131,11 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         job = args.job_id or UNKNOWN_JOB
         try:
             songs = hook.get_songs(job, account)
-        except RiffusionNotFoundError:
-            if args.job_id:
+        except (RiffusionNotFoundError, RiffusionBadRequestError, RiffusionUnexpectedStatusError) as refused:
+            if args.job_id or refused.http_status not in (400, 403, 404):  # an id of another form may be a 400/403
                 raise
-            return f"job {UNKNOWN_JOB!r} is unknown (HTTP 404), as expected: the status read works; free"
+            status = refused.http_status
+            return f"job {UNKNOWN_JOB!r} is unknown (HTTP {status}), as expected: the status read works; free"
         words = sorted({str(song.get("status")) for song in songs}) or ["not done yet"]
         return f"job {job!r}: {len(songs)} song(s), status {', '.join(words)}; free"
 
@@ -136,7 +150,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if not passed:
         print("Not running the paid steps: a read-only step failed.", file=out)
         return 1
-    before = credits(hook, account)
+    listed = found.get("accounts") or {}
+    billed = account or (next(iter(listed)) if len(listed) == 1 else None)  # the one account the service can pick
+    before = credits(hook, billed)
 
     def run_wait(target: Wait[T], interval: float) -> T:
         poller: Poller[T] = Poller(
@@ -166,7 +182,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         return f"{len(found_songs)} song(s): {shown}"
 
     passed = check.step("upload", upload_tone) and check.step("compose", compose) and check.step("songs", songs)
-    after = credits(hook, account)
+    after = credits(hook, billed)
     spent = {name: before[name] - after[name] for name in before if name in after and before[name] != after[name]}
     if spent:
         print(
@@ -179,7 +195,6 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             "Cost: one upload and one compose, as the service bills them (it reports no credit balance to compare).",
             file=out,
         )
-    hook.close()
     return 0 if passed else 1
 
 

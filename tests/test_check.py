@@ -91,3 +91,23 @@ def test_from_the_shell(flowmusic: RiffusionEmulator) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Flow Music at" in result.stdout and "[3] status read" in result.stdout
+
+
+def test_without_an_account_the_one_configured_is_billed_and_read(flowmusic: RiffusionEmulator) -> None:
+    status, printed = run_check("--paid", "--timeout", "60")
+
+    assert status == 0, printed
+    assert "account any: the service picks one" in printed.splitlines()[0]
+    assert "Cost: credits.balance 1000 -> 980 (20)" in printed
+
+
+@pytest.mark.parametrize("refusal", [400, 403])
+def test_an_unknown_job_refused_as_malformed_still_proves_the_read(flowmusic: RiffusionEmulator, refusal: int) -> None:
+    from airflow_provider_riffusion.testing import Fault
+
+    flowmusic.inject(Fault(method="GET", path=f"jobs/{check.UNKNOWN_JOB}", status=refusal, body={"error": "no"}))
+
+    status, printed = run_check()
+
+    assert status == 0, printed
+    assert f"is unknown (HTTP {refusal}), as expected" in printed

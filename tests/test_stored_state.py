@@ -356,3 +356,35 @@ def test_an_unreadable_stored_job_fails_without_paying_on_either_service(
 
     refused(lambda: submitter(kind, wav_file).execute(context_with_store(RecordingTI(), store)), key, kind, problem)
     assert served.requests == [] and store.writes == 0
+
+
+@NEEDS_STATE_STORE
+@pytest.mark.parametrize("kind", ["upload", "compose"])
+def test_a_job_stored_before_the_connection_moved_to_flow_music_is_not_reattached(
+    wav_file: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Riffusion's ids mean nothing to Flow Music: after the move, the retry submits on Flow Music (and says why)."""
+    store = MemoryStore()
+    with RiffusionEmulator(token=TOKEN, pending_polls=0, song_polls=0) as riffusion:
+        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(riffusion.base_url))
+        with pytest.raises(TryDied):
+            first_try_dies(submitter(kind, wav_file), monkeypatch).execute(
+                context_with_store(RecordingTI(try_number=1), store)
+            )
+        key = UploadAudioOperator.external_id_key if kind == "upload" else "riffusion_compose"
+        assert "service" not in store.get(key)  # stored as 0.2.0 stored it
+        stored = store.get(key)
+        old_ids = [stored["upload"]["job_id"]] if kind == "upload" else stored["jobs"]["job_ids"]
+    monkeypatch.undo()
+    with RiffusionEmulator(token=TOKEN, service="flowmusic", song_polls=0) as flowmusic:
+        monkeypatch.setenv("AIRFLOW_CONN_RIFFUSION_DEFAULT", connection_json(flowmusic.base_url, service="flowmusic"))
+        retry = submitter(kind, wav_file)
+        result = retry.execute(context_with_store(RecordingTI(try_number=2), store))
+
+        assert paid(flowmusic, kind) == 1
+        assert not [r for r in flowmusic.requests if any(old in r["path"] for old in old_ids)]  # never read there
+        assert store.get(key)["service"] == "flowmusic"
+        if kind == "upload":
+            assert result["job_id"] == flowmusic.uploads[-1].job_id
+        else:
+            assert result["job_ids"] == store.get(key)["jobs"]["job_ids"]

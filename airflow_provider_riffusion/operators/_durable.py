@@ -20,7 +20,7 @@ from airflow.providers.common.compat.sdk import ResumableJobMixin
 
 from airflow_provider_riffusion.exceptions import RiffusionStateError
 from airflow_provider_riffusion.operators._base import RiffusionBaseOperator
-from airflow_provider_riffusion.services import Progress
+from airflow_provider_riffusion.services import SERVICES, Progress
 from airflow_provider_riffusion.state_store import stored_problem
 
 if TYPE_CHECKING:
@@ -85,6 +85,15 @@ class DurableOperator(ResumableJobMixin, RiffusionBaseOperator):
             self.poll_until_complete(external_id, context)
         assert self._result is not None
         return self._result
+
+    def service_stamp(self) -> dict[str, str]:
+        """What a stored job says of its service: nothing for Riffusion (as 0.2.0 stored it), else its name, so a
+        job is never reattached through a connection since moved to another service."""
+        name = self.hook.settings.service.NAME
+        return {} if name == SERVICES[0] else {"service": name}
+
+    def service_changed(self, external_id: Mapping[str, Any]) -> bool:
+        return external_id.get("service", SERVICES[0]) != self.hook.settings.service.NAME
 
     def not_reattaching(self, job: str, external_id: Any, changed: str) -> str:
         """Say why an earlier try's job is left alone, and that it is submitted again."""

@@ -90,11 +90,14 @@ class SongsJobOperator(DurableOperator):
             "jobs": result,
             "request": fingerprint(self.request_fields()),
             "try_number": try_number(context),
+            **self.service_stamp(),
         }
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         """An earlier try's jobs, if made of the same request: their progress; otherwise "input-changed"."""
         job_ids = self.stored_job(external_id, context)["jobs"]["job_ids"]
+        if self.service_changed(external_id):
+            return self.not_reattaching(f"{self.kind} jobs {job_ids}", external_id, "connection's service")
         if external_id.get("request") != fingerprint(self.request_fields()):
             return self.not_reattaching(f"{self.kind} jobs {job_ids}", external_id, "request")
         if not self.wait_for_completion:

@@ -97,7 +97,13 @@ class UploadAudioOperator(DurableOperator):
             max_bytes=self.max_bytes,
             source_conn_id=self.source_conn_id,
         )
-        return {"version": STATE_VERSION, "upload": upload, "user_id": self.user_id, "try_number": try_number(context)}
+        stored = {
+            "version": STATE_VERSION,
+            "upload": upload,
+            "user_id": self.user_id,
+            "try_number": try_number(context),
+        }
+        return {**stored, **self.service_stamp()}
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
         """An earlier try's upload, if it is of the same track: its progress; otherwise why not to reattach."""
@@ -140,6 +146,8 @@ class UploadAudioOperator(DurableOperator):
         changed = [
             name.replace("bytes", "size") for name in ("sha256", "bytes", "file_name") if now[name] != upload[name]
         ]
+        if self.service_changed(external_id):
+            changed.append("connection's service")
         if self.user_id != external_id.get("user_id"):
             changed.append("user_id")
         return changed
