@@ -378,6 +378,9 @@ def test_a_stalled_wav_ends_as_a_timeout_and_nothing_is_stored(
     held = time.monotonic() - started
 
     assert "did not send the wav of song" in str(raised.value) and "then nothing for 0.5 s" in str(raised.value)
+    origin = song["wav_url"].split("/_public/")[0]
+    assert str(raised.value).startswith(f"{origin} did not send")  # the file's host, not the API's base URL
+    assert "/_public/" not in str(raised.value)
     assert held < 2 * STALL_TIMEOUT + 1.5, f"held the download for {held:.1f} s"
     assert requests_to(flowmusic, "GET", "_public/") == 2
     assert files_in(tmp_path) == []  # the partial file is gone too

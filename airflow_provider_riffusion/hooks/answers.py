@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from airflow_provider_riffusion.exceptions import (
     RiffusionAccountError,
@@ -299,6 +300,15 @@ def unconfirmed(call: ApiCall, error: RiffusionError) -> RiffusionError:
     )
 
 
+def where(call: ApiCall) -> str:
+    """Whom a call went to, for a message: the API's base URL, or a public file's own host (never its signed
+    query, where a CDN keeps its credentials)."""
+    if call.public:
+        parts = urlsplit(call.url)
+        return f"{parts.scheme}://{parts.netloc}"
+    return call.settings.base_url
+
+
 def network_error(call: ApiCall, kind: FailureKind, error: BaseException, attempt: int) -> RiffusionError:
     """The family's error for a request that got no answer (token scrubbed)."""
     settings = call.settings
@@ -307,7 +317,7 @@ def network_error(call: ApiCall, kind: FailureKind, error: BaseException, attemp
         return settings.scrub(RiffusionConnectionConfigError.certificate_refused(settings.base_url, refused))
     failure = RiffusionNetworkError.describe(
         kind,
-        base_url=settings.base_url,
+        base_url=where(call),
         what=call.what,
         reason=root_reason(error),
         timeout=settings.timeout,

@@ -39,7 +39,14 @@ from airflow_provider_riffusion.exceptions import (
     error_chain,
 )
 from airflow_provider_riffusion.hooks import transfers
-from airflow_provider_riffusion.hooks.answers import MAX_ANSWER_BYTES, ApiCall, FailureKind, interpret, network_error
+from airflow_provider_riffusion.hooks.answers import (
+    MAX_ANSWER_BYTES,
+    ApiCall,
+    FailureKind,
+    interpret,
+    network_error,
+    where,
+)
 from airflow_provider_riffusion.hooks.deadline import Alarm, DeadlineAdapter, answer_deadline, declared_length
 from airflow_provider_riffusion.services import Endpoint, no_answer, ready_upload, require_id, sentence
 from airflow_provider_riffusion.settings import RiffusionSettings, connection_settings, is_loopback, missing_connection
@@ -772,7 +779,7 @@ def _too_slow(call: ApiCall, alarm: Alarm, attempt: int, *, stalled: bool) -> Ri
             f"the body at download_min_rate {settings.download_min_rate:g} bytes a second)"
         )
     return RiffusionNetworkError(
-        f"{settings.base_url} did not send {call.what} in time: {late}{tried}. Check the network, or lower "
+        f"{where(call)} did not send {call.what} in time: {late}{tried}. Check the network, or lower "
         "download_min_rate (or raise timeout) in the connection's extras."
     )
 
