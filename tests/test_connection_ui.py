@@ -310,6 +310,10 @@ def _drive_connection_form(api_server: AirflowCluster, tmp_path: Path) -> list[s
             )
 
             # -- a Flow Music connection: flowmusic picked in the Service dropdown, Test against its emulator --
+            # The Test toasts sit over the lower corner of a tall dialog, where its Save button is: wait until
+            # they have gone (the pointer off them, as a toast stays while hovered), as a user would.
+            page.mouse.move(0, 0)
+            expect(toasts.get_by_role("status")).to_have_count(0, timeout=UI_TIMEOUT_MS * 4)
             page.get_by_role("button", name="Add Connection").click()
             dialog = page.get_by_role("dialog")
             expect(dialog.get_by_role("heading", name="Add Connection")).to_be_visible()
