@@ -255,7 +255,7 @@ class UploadWait(Wait[dict[str, Any]]):
                     "from, only the upload's own answer. Use UploadAudioOperator(fail_on_flagged=True, "
                     "wait_for_completion=True), or check the upload's is_flagged output."
                 )
-            return self.flag(ready_upload(self.job_id, is_flagged=self.flagged))
+            return self.flag(ready_upload(self.job_id, is_flagged=bool(self.flagged)))
         status = yield ("get_upload_status", (self.job_id, self.user_id))
         word = status["status"]
         poller.note(self.what, word)

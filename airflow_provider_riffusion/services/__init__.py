@@ -246,16 +246,17 @@ def kept_response(body: Any) -> Any:
     return {"omitted": f"the answer was {size} bytes of JSON; only answers up to {MAX_KEPT_RESPONSE_BYTES} are kept"}
 
 
-def ready_upload(job_id: str, *, is_flagged: bool | None = None) -> dict[str, Any]:
+def ready_upload(job_id: str, *, is_flagged: bool = False) -> dict[str, Any]:
     """The status of an upload that was ready when it answered (a service without an upload status to read):
-    ``is_flagged`` None where only the upload's own answer said it, ``response`` None as nothing was read."""
+    ``is_flagged`` as the upload's own answer said it, where the task knows it; ``response`` empty, as nothing
+    was read. Never None: each key of an output is an XCom of its own, and Airflow 3.0 refuses a null one."""
     return {
         "job_id": job_id,
         "audio_upload_id": job_id,
         "status": "complete",
         "lyrics": "",
         "is_flagged": is_flagged,
-        "response": None,
+        "response": {},
     }
 
 

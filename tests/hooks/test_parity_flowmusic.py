@@ -233,7 +233,7 @@ WAITS = [
         "upload-wait-unknown-id-ends-without-a-request",
         nothing,
         check(UploadWait, "user:777-asset:never-uploaded"),
-        Returns(value={"status": "complete", "is_flagged": None, "response": None}, statuses=()),
+        Returns(value={"status": "complete", "is_flagged": False, "response": {}}, statuses=()),
     ),
     case(
         "upload-wait-cannot-check-the-flag-without-the-upload",

@@ -209,5 +209,6 @@ def test_a_sensor_cannot_read_the_flag_on_flow_music_so_fail_on_flagged_is_refus
         sensor.execute(context)
 
     unflagged = UploadCompletedSensor(task_id="wait2", job_id="user:777-asset:abc", poke_interval=1).execute(context)
-    assert unflagged["is_flagged"] is None and unflagged["response"] is None  # not read: not claimed
+    assert unflagged["is_flagged"] is False and unflagged["response"] == {}  # nothing read; no null XComs
+    assert None not in unflagged.values()
     assert flowmusic.requests == []
