@@ -41,7 +41,6 @@ setting:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import struct
 import time
@@ -61,6 +60,7 @@ from airflow_provider_riffusion.testing.http import (
     FLOWMUSIC_PREFIX,
     ApiError,
     bad_request,
+    json_object,
     json_response,
     not_found,
     raw_target_path,
@@ -108,7 +108,6 @@ CHOICES = {"ghostwriter": ("standard", "pro"), "mode": ("sync", "async"), "model
 ACCOUNT_SINCE = "2026-06-01T12:00:00.000Z"
 TOKENS_PER_CREDIT = 12
 _MODERATED = re.compile(r"\bforbidden\b", re.IGNORECASE)
-_MAX_JSON_BODY = 1024 * 1024
 _PUBLIC_RELATIVE = PUBLIC_PREFIX.strip("/") + "/"
 _PUBLIC_TYPES = {"wav": "audio/wav", "m4a": "audio/mp4"}
 
@@ -327,14 +326,7 @@ class FlowMusicRoutes:
     @staticmethod
     def read_object(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
         """The JSON object posted, refused when it names a parameter the endpoint does not take."""
-        if (request.content_length or 0) > _MAX_JSON_BODY:
-            raise bad_request("The JSON body is too large")
-        try:
-            payload = json.loads(request.get_data(cache=False) or b"null")
-        except ValueError as error:
-            raise bad_request(f"The body is not valid JSON: {error}") from error
-        if not isinstance(payload, dict):
-            raise bad_request("The body must be a JSON object")
+        payload = json_object(request)
         for key in payload:
             if key not in allowed:
                 raise bad_request(f"Unknown parameter {key}")

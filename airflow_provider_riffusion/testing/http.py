@@ -41,6 +41,23 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, {"error": message, "code": 400})
 
 
+MAX_JSON_BODY = 1024 * 1024
+"""The largest JSON body a create call of either service takes."""
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    """A create call's JSON body, which must be an object (a 400 otherwise, as the services answer)."""
+    if (request.content_length or 0) > MAX_JSON_BODY:
+        raise bad_request("The JSON body is too large")
+    try:
+        payload = json.loads(request.get_data(cache=False) or b"null")
+    except ValueError as error:
+        raise bad_request(f"The body is not valid JSON: {error}") from error
+    if not isinstance(payload, dict):
+        raise bad_request("The body must be a JSON object")
+    return payload
+
+
 def not_found(message: str) -> ApiError:
     return ApiError(404, {"error": message, "code": 404})
 

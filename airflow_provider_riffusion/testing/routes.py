@@ -10,7 +10,6 @@ decide with.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 import time
@@ -23,7 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from airflow_provider_riffusion.services.riffusion import SONG_STEPS, UPLOAD_PENDING
 from airflow_provider_riffusion.testing.faults import ConnectionAborted
-from airflow_provider_riffusion.testing.http import ApiError, bad_request, json_response, not_found
+from airflow_provider_riffusion.testing.http import ApiError, bad_request, json_object, json_response, not_found
 from airflow_provider_riffusion.testing.music_routes import MusicRoutes
 from airflow_provider_riffusion.testing.state import (
     EmulatorState,
@@ -68,7 +67,6 @@ _STRING_FIELDS = (
 )
 _MAX_REPLY_LENGTH = 1024
 _MODERATED = re.compile(r"\bforbidden\b", re.IGNORECASE)
-_MAX_JSON_BODY = 1024 * 1024
 
 Handler = Callable[[Request], Response]
 
@@ -199,15 +197,7 @@ class ApiRoutes(MusicRoutes):
     @staticmethod
     def read_json(request: Request) -> dict[str, Any]:
         """A create call's JSON object, without its null fields."""
-        if (request.content_length or 0) > _MAX_JSON_BODY:
-            raise bad_request("The JSON body is too large")
-        try:
-            payload = json.loads(request.get_data(cache=False) or b"null")
-        except ValueError as error:
-            raise bad_request(f"The body is not valid JSON: {error}") from error
-        if not isinstance(payload, dict):
-            raise bad_request("The body must be a JSON object")
-        return {key: value for key, value in payload.items() if value is not None}
+        return {key: value for key, value in json_object(request).items() if value is not None}
 
     def start_songs(
         self,
