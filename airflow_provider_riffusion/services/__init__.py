@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import importlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 from urllib.parse import quote
@@ -148,7 +148,7 @@ def require_id(name: str, value: Any) -> str:
     return text
 
 
-def without_unset(fields: Mapping[str, Any], own: Mapping[str, Any], service: str) -> dict[str, Any]:
+def without_unset(fields: Mapping[str, Any], own: Collection[str], service: str) -> dict[str, Any]:
     """The fields that are set, each one the service has: one it lacks fails here, before any request, naming it
     and the service, so a DAG moved to another service says what to change instead of losing a setting."""
     given = {name: value for name, value in fields.items() if value is not None}

@@ -249,7 +249,7 @@ def body(operation: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON body of ``compose``, ``prompt`` or ``lyrics`` from the operator's fields (the account is added by
     the hook); a parameter Riffusion lacks is refused, naming it."""
     if operation in OWN_FIELDS:
-        fields = without_unset(fields, dict.fromkeys(OWN_FIELDS[operation]), SHORT_TITLE)
+        fields = without_unset(fields, OWN_FIELDS[operation], SHORT_TITLE)
     fields = dict(fields)
     if operation == "compose":
         return build_compose_payload(fields.pop("prompt_1", None), **fields)
